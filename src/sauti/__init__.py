@@ -1,0 +1,3 @@
+"""sauti: cached, Snakemake-driven experiments on speaker characteristics."""
+
+__version__ = "0.1.0"
