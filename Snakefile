@@ -1,0 +1,26 @@
+# sauti: cached speaker-characteristics experiments.
+#   snakemake --configfile config/config.yaml -j8
+# Every stage writes under <root>/cache/<stage>/<key>/, key = hash of its config slice and
+# upstream keys, so a changed key re-runs only what depends on it (see README.md).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/featurize.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
+    report,
+
+
+rule all:
+    input:
+        REG.final_targets(),
+    default_target: True

@@ -1,0 +1,173 @@
+"""The stage functions the Snakemake rules call: read inputs, do one step, write outputs.
+
+Each function takes paths and its own config slice (`params`) only — never the whole config —
+so what it computes is exactly what its cache key describes. All writes are atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .data import ID, load_database, select_and_split, summary
+from .errors import SautiError
+from .fileio import read_json, read_table, write_json, write_table, write_text
+
+log = logging.getLogger("sauti")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def samples_stage(params: dict, out_path: str) -> None:
+    """Load one database into its samples table (audio checked, paths absolute)."""
+    table = load_database(params["name"], params, params["check_size"], params["skip_bad"])
+    log.info("database %s: %d samples, %d files", params["name"], len(table), table["file"].nunique())
+    write_table(out_path, table)
+
+
+def split_stage(samples_paths: list[str], names: list[str], params: dict, out_path: str) -> None:
+    """Select, label and split the experiment's samples (seeded, persisted)."""
+    tables = {name: read_table(path) for name, path in zip(names, samples_paths)}
+    data = select_and_split(tables, params)
+    counts = data.groupby("split").size().to_dict()
+    log.info("split: %s", counts)
+    write_table(out_path, data)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def shard_rows(n_rows: int, shard: int, n_shards: int) -> slice:
+    """Contiguous, near-equal chunks: shard i of n covers rows [i*n_rows//n, (i+1)*n_rows//n)."""
+    return slice(shard * n_rows // n_shards, (shard + 1) * n_rows // n_shards)
+
+
+def features_shard_stage(samples_path: str, params: dict, shard: int, n_shards: int, out_path: str) -> None:
+    """Extract one feature type for one shard of a database's samples."""
+    from .features import extract
+
+    samples = read_table(samples_path)
+    part = samples.iloc[shard_rows(len(samples), shard, n_shards)].reset_index(drop=True)
+    options = {k: v for k, v in params.items() if k != "type"}
+    log.info("features %s, shard %d/%d: %d samples", params["type"], shard + 1, n_shards, len(part))
+    if len(part):
+        values = extract(params["type"], part[ID], options)
+    else:
+        values = pd.DataFrame()
+    write_table(out_path, pd.concat([part[ID], values], axis=1))
+
+
+def features_merge_stage(shard_paths: list[str], samples_path: str, out_path: str) -> None:
+    """Concatenate shards in sample order; the result equals a single-shard extraction."""
+    merged = pd.concat([read_table(p) for p in shard_paths], ignore_index=True)
+    samples = read_table(samples_path)[ID]
+    if len(merged) != len(samples):
+        raise SautiError(f"feature shards hold {len(merged)} rows but the database has {len(samples)}")
+    write_table(out_path, samples.merge(merged, on=ID, how="left", validate="one_to_one"))
+
+
+def feature_matrix(data: pd.DataFrame, feature_paths: list[str], types: list[str]) -> pd.DataFrame:
+    """Columns of all feature types joined to `data` rows by sample id; error if any is missing."""
+    per_type: dict[str, list[pd.DataFrame]] = {}
+    for path in feature_paths:
+        table = read_table(path)
+        kind = next((t for t in types if any(c.startswith(f"{t}_") for c in table.columns)), None)
+        per_type.setdefault(kind, []).append(table)
+    matrix = data[ID]
+    for kind in types:
+        if kind not in per_type:
+            raise SautiError(f"no features of type {kind!r} were produced")
+        block = pd.concat(per_type[kind], ignore_index=True).drop_duplicates(ID)
+        matrix = matrix.merge(block, on=ID, how="left")
+    values = matrix.drop(columns=ID)
+    if values.isna().any(axis=1).any():
+        bad = matrix.loc[values.isna().any(axis=1), "file"].iloc[0]
+        raise SautiError(f"features are missing for some samples, e.g. {bad}")
+    return values
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train_stage(split_path: str, feature_paths: list[str], params: dict, out_dir: str) -> None:
+    """Fit scaler (train only), balancing (train only) and model for each run; predict dev/test."""
+    import joblib
+
+    from . import training
+
+    data = read_table(split_path)
+    features = feature_matrix(data, feature_paths, params["feature_types"])
+    result = training.train_runs(data, features, params)
+    out = Path(out_dir)
+    write_table(out / "predictions.parquet", result["predictions"])
+    from .fileio import atomic_path
+
+    with atomic_path(out / "model.joblib") as tmp:
+        joblib.dump(result["bundle"], tmp)
+    write_json(out / "info.json", result["info"])
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate_stage(predictions_path: str, info_path: str, params: dict, out_dir: str) -> None:
+    """Metrics for test (and dev), per-run spread, CV folds, per-speaker results; the plots."""
+    from . import evaluation
+
+    evaluation.evaluate(read_table(predictions_path), read_json(info_path), params, Path(out_dir))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
+    """Collect the user-facing results of one experiment and write its HTML report."""
+    from .report import render_report
+
+    eval_dir = Path(inputs["metrics"]).parent
+    metrics = read_json(inputs["metrics"])
+    images = read_json(inputs["images"])
+    exp_dir = Path(outputs["report"]).parent
+    image_dir = exp_dir / "images"
+    if image_dir.exists():
+        shutil.rmtree(image_dir)
+    image_dir.mkdir(parents=True)
+    copied = []
+    for image in images:
+        shutil.copy2(eval_dir / image["file"], image_dir / Path(image["file"]).name)
+        copied.append({"path": str(image_dir / Path(image["file"]).name), "caption": image["caption"]})
+    predictions = read_table(inputs["predictions"])
+    first_run = predictions[predictions["run"] == 0].drop(columns=["run"])
+    write_table(outputs["predictions"], first_run)
+    write_json(outputs["metrics"], metrics)
+    from .config import to_yaml
+
+    write_text(outputs["config"], to_yaml(params["config"]))
+    data = read_table(inputs["split"])
+    classification = metrics["type"] == "classification"
+    render_report(
+        {
+            "name": params["name"],
+            "version": __version__,
+            "config": params["config"],
+            "metrics": metrics,
+            "data_summary": summary(data, metrics["target"], classification),
+            "images": copied,
+            "keys": params["keys"],
+        },
+        outputs["report"],
+    )
+
+
+def label_order(values) -> list[str]:
+    return sorted({str(v) for v in values})
+
+
+def nan_to_none(value):
+    return None if isinstance(value, float) and np.isnan(value) else value

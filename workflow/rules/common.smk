@@ -1,0 +1,22 @@
+# Config loading, the keyed stage registry and wildcard constraints.
+# All config logic lives in sauti.dag / sauti.config; rules only ask the registry.
+import sys
+
+from sauti.config import ConfigError
+from sauti.dag import registry_from_snakemake
+
+
+try:
+    REG = registry_from_snakemake(config, workflow.configfiles)
+except ConfigError as err:
+    sys.stderr.write(f"sauti: config error: {err}\n")
+    sys.exit(1)
+
+ROOT = REG.root
+
+
+wildcard_constraints:
+    key="[0-9a-f]{12}",
+    shard=r"\d+",
+    n=r"\d+",
+    name=r"[A-Za-z0-9][A-Za-z0-9_.+-]*",

@@ -1,0 +1,32 @@
+rule features_shard:
+    """One feature type for one shard of a database; shards run as parallel jobs."""
+    input:
+        samples=REG.features_samples,
+    output:
+        shard=temp(f"{ROOT}/cache/features/{{key}}/shard-{{shard}}-of-{{n}}.parquet"),
+    params:
+        cfg=REG.params("features"),
+    log:
+        f"{ROOT}/cache/features/{{key}}/shard-{{shard}}-of-{{n}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    script:
+        "../scripts/features_shard.py"
+
+
+rule features:
+    """Merge the shards in sample order (identical to a one-shard run)."""
+    input:
+        shards=REG.feature_shards,
+        samples=REG.features_samples,
+    output:
+        features=f"{ROOT}/cache/features/{{key}}/features.parquet",
+    log:
+        f"{ROOT}/cache/features/{{key}}/merge.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/features_merge.py"

@@ -1,0 +1,18 @@
+rule report:
+    """Collect an experiment's results into <root>/<name>/ and write report.html."""
+    input:
+        unpack(REG.report_inputs),
+    output:
+        report=f"{ROOT}/{{name}}/report.html",
+        metrics=f"{ROOT}/{{name}}/metrics.json",
+        predictions=f"{ROOT}/{{name}}/predictions.csv",
+        config=f"{ROOT}/{{name}}/config.yaml",
+    params:
+        cfg=REG.report_params,
+    log:
+        f"{ROOT}/{{name}}/report.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/report.py"

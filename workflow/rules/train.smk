@@ -1,0 +1,18 @@
+rule train:
+    """Scaler + balancing + model per run, fitted on train only; dev/test predictions."""
+    input:
+        unpack(REG.train_inputs),
+    output:
+        model=f"{ROOT}/cache/train/{{key}}/model.joblib",
+        predictions=f"{ROOT}/cache/train/{{key}}/predictions.parquet",
+        info=f"{ROOT}/cache/train/{{key}}/info.json",
+    params:
+        cfg=REG.params("train"),
+    log:
+        f"{ROOT}/cache/train/{{key}}/train.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,12 @@
+"""Shim: extract one feature type for one shard of a database (logic in sauti.stages)."""
+from sauti.runner import stage_logging
+from sauti.stages import features_shard_stage
+
+with stage_logging(snakemake.log[0], "features"):  # noqa: F821
+    features_shard_stage(
+        snakemake.input.samples,  # noqa: F821
+        snakemake.params.cfg,  # noqa: F821
+        int(snakemake.wildcards.shard),  # noqa: F821
+        int(snakemake.wildcards.n),  # noqa: F821
+        snakemake.output.shard,  # noqa: F821
+    )
