@@ -1,0 +1,114 @@
+"""The `sauti` command: run experiments from INI or YAML files, convert INI to YAML, check configs.
+
+    sauti run exp.ini [more.yaml ...] [snakemake options, e.g. -j8 -n]
+    sauti convert exp.ini > exp.yaml
+    sauti check exp.ini
+    sauti schema-doc > config/README.md
+
+`run` validates every file first (errors name the original file), writes the resolved configs
+as YAML into <root>/.configs/ and hands them to Snakemake in one invocation, so experiments that
+share stages compute them once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, read_file, resolve, to_yaml
+from .errors import SautiError
+from .paths import SNAKEFILE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sauti", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"sauti {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run experiments (INI or YAML); extra options go to snakemake")
+    run.add_argument("configs", nargs="+", help="experiment files (.ini, .yaml)")
+    convert = sub.add_parser("convert", help="print an INI experiment as YAML")
+    convert.add_argument("config")
+    convert.add_argument("--resolved", action="store_true", help="include every default")
+    check = sub.add_parser("check", help="validate experiment files and print their stage keys")
+    check.add_argument("configs", nargs="+")
+    sub.add_parser("schema-doc", help="print config/README.md generated from the schema")
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command == "run":
+            return run_experiments(args.configs, extra)
+        if args.command == "convert":
+            sys.stdout.write(convert_file(args.config, args.resolved))
+            return 0
+        if args.command == "check":
+            return check_files(args.configs)
+        from .schema_doc import render
+
+        sys.stdout.write(render())
+        return 0
+    except SautiError as err:
+        print(f"sauti: error: {err}", file=sys.stderr)
+        return 2
+
+
+def convert_file(path: str, resolved: bool = False) -> str:
+    raw = read_file(path)
+    cfg = resolve(raw, str(path))
+    if not resolved:
+        cfg = _normalised_only(raw)
+    cfg.pop("_source", None)
+    return f"# converted from {path} by sauti {__version__}\n" + to_yaml(cfg)
+
+
+def _normalised_only(raw: dict) -> dict:
+    from .config import normalise
+
+    return normalise(raw)
+
+
+def check_files(files: list[str]) -> int:
+    from .dag import registry_from_files
+
+    registry = registry_from_files(files)
+    for plan in registry.plans:
+        print(f"{plan.name}: " + ", ".join(f"{s.stage}={s.key}" for s in plan.stages()))
+    return 0
+
+
+def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
+    """Resolve each file, write it as YAML, and run Snakemake once over all of them."""
+    written = []
+    for path in files:
+        raw = read_file(path)
+        raw["_source"] = str(path)
+        cfg = resolve(raw, str(path))
+        folder = Path(cfg["EXP"]["root"]) / ".configs"
+        folder.mkdir(parents=True, exist_ok=True)
+        text = to_yaml(cfg)
+        target = folder / f"{cfg['EXP']['name']}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
+        if not target.exists():
+            target.write_text(text, encoding="utf-8")
+        written.append(target)
+    if len(written) == 1:
+        configfile = written[0]
+    else:
+        listing = "\n".join(f"  - {w}" for w in written)
+        text = f"experiments:\n{listing}\n"
+        configfile = written[0].parent / f"run-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
+        configfile.write_text(text, encoding="utf-8")
+    if not SNAKEFILE.exists():
+        raise ConfigError(f"the sauti workflow was not found at {SNAKEFILE}", hint="set SAUTI_WORKFLOW_DIR to the sauti checkout")
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(Path.cwd()),
+               "--configfile", str(configfile), *snakemake_args]
+    if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
+        command += ["--cores", "all"]
+    return subprocess.call(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
