@@ -21,6 +21,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         REG.final_targets(),
-    default_target: True

@@ -40,7 +40,9 @@ def read(
         with sf.SoundFile(str(path)) as f:
             native = f.samplerate
             first = int(round((start or 0.0) * native))
-            last = f.frames if end is None or _isnan(end) else min(f.frames, int(round(end * native)))
+            last = (
+                f.frames if end is None or _isnan(end) else min(f.frames, int(round(end * native)))
+            )
             f.seek(min(first, f.frames))
             signal = f.read(max(0, last - first), dtype="float32", always_2d=True)
     except SautiError:

@@ -90,7 +90,9 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
         folder = Path(cfg["EXP"]["root"]) / ".configs"
         folder.mkdir(parents=True, exist_ok=True)
         text = to_yaml(cfg)
-        target = folder / f"{cfg['EXP']['name']}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
+        target = (
+            folder / f"{cfg['EXP']['name']}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
+        )
         if not target.exists():
             target.write_text(text, encoding="utf-8")
         written.append(target)
@@ -102,9 +104,22 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
         configfile = written[0].parent / f"run-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
         configfile.write_text(text, encoding="utf-8")
     if not SNAKEFILE.exists():
-        raise ConfigError(f"the sauti workflow was not found at {SNAKEFILE}", hint="set SAUTI_WORKFLOW_DIR to the sauti checkout")
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(Path.cwd()),
-               "--configfile", str(configfile), *snakemake_args]
+        raise ConfigError(
+            f"the sauti workflow was not found at {SNAKEFILE}",
+            hint="set SAUTI_WORKFLOW_DIR to the sauti checkout",
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(Path.cwd()),
+        "--configfile",
+        str(configfile),
+        *snakemake_args,
+    ]
     if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
         command += ["--cores", "all"]
     return subprocess.call(command)

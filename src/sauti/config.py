@@ -53,7 +53,9 @@ def read_file(path: str | Path) -> dict:
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" line {line + 1}" if line is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        raise ConfigError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (EXP, DATA, ...) at the top")
     return data
@@ -177,8 +179,12 @@ def _check_database_options(name: str, spec, source: str) -> None:
     known = _db_properties()
     for option in spec:
         if option not in known:
-            raise ConfigError(f"{source}: [DATA] unknown option '{name}.{option}'{_suggest(option, known)}")
-    errors = list(jsonschema.Draft202012Validator({"type": "object", "properties": known}).iter_errors(spec))
+            raise ConfigError(
+                f"{source}: [DATA] unknown option '{name}.{option}'{_suggest(option, known)}"
+            )
+    errors = list(
+        jsonschema.Draft202012Validator({"type": "object", "properties": known}).iter_errors(spec)
+    )
     if errors:
         err = errors[0]
         path = ["DATA", name] + [str(p) for p in err.absolute_path]
@@ -191,7 +197,10 @@ def _db_properties() -> dict:
 
 def _check_schema(cfg: dict, source: str) -> None:
     validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(cfg),
+        key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))),
+    )
     if not errors:
         return
     err = errors[0]
@@ -211,7 +220,11 @@ def _describe(err: jsonschema.ValidationError, path: list[str], cfg: dict) -> st
             return _describe(sub, path + [str(p) for p in sub.path], cfg)
     if err.validator == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return f"{where}missing required key '{missing}'" if path else f"missing required section [{missing}]"
+        return (
+            f"{where}missing required key '{missing}'"
+            if path
+            else f"missing required section [{missing}]"
+        )
     subject = f"{where}{key}" if key else where.strip()
     value = err.instance
     if err.validator == "enum":
@@ -246,8 +259,15 @@ def _oneof_hint(err) -> str:
 
 
 def _types(value) -> str:
-    names = {"string": "text", "number": "a number", "integer": "a whole number", "boolean": "True/False",
-             "array": "a list", "object": "a mapping", "null": "None"}
+    names = {
+        "string": "text",
+        "number": "a number",
+        "integer": "a whole number",
+        "boolean": "True/False",
+        "array": "a list",
+        "object": "a mapping",
+        "null": "None",
+    }
     values = value if isinstance(value, list) else [value]
     return " or ".join(names.get(v, v) for v in values)
 
@@ -276,7 +296,9 @@ def _check_databases(cfg: dict, source: str) -> None:
     names = data["databases"]
     for name in names:
         if name not in data:
-            raise ConfigError(f"{source}: [DATA] database '{name}' is listed in databases but has no key '{name}' giving its path")
+            raise ConfigError(
+                f"{source}: [DATA] database '{name}' is listed in databases but has no key '{name}' giving its path"
+            )
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: [DATA] databases lists a name twice: {names}")
 
@@ -307,7 +329,9 @@ def experiment_files(raw: dict, source: str) -> list[str] | None:
         raise ConfigError(f"{source}: 'experiments' must be a non-empty list of config file paths")
     extra = sorted(set(raw) - {"experiments", "_source"})
     if extra:
-        raise ConfigError(f"{source}: a file with 'experiments' holds only that list; move {extra} into the experiment files")
+        raise ConfigError(
+            f"{source}: a file with 'experiments' holds only that list; move {extra} into the experiment files"
+        )
     return files
 
 
@@ -321,7 +345,9 @@ def load_experiments(raw: dict, source: str, base: Path | None = None) -> list[d
     names = [c["EXP"]["name"] for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ConfigError(f"{source}: two experiments share the name {dupes[0]!r}; EXP.name must be unique")
+        raise ConfigError(
+            f"{source}: two experiments share the name {dupes[0]!r}; EXP.name must be unique"
+        )
     return configs
 
 

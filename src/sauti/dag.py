@@ -57,7 +57,11 @@ class Registry:
     def samples_input(self, w) -> list[str]:
         params = self.stage("samples", w.key).params
         path = Path(params["path"])
-        return [str(path / "db.yaml")] if path.is_dir() and (path / "db.yaml").exists() else ([str(path)] if path.is_file() else [])
+        return (
+            [str(path / "db.yaml")]
+            if path.is_dir() and (path / "db.yaml").exists()
+            else ([str(path)] if path.is_file() else [])
+        )
 
     def feature_shards(self, w) -> list[str]:
         n = self.shards[w.key]
@@ -75,12 +79,17 @@ class Registry:
     def train_inputs(self, w) -> dict:
         return {
             "split": self.path("split", self.upstream("train", w.key, "split")[0].key),
-            "features": [self.path("features", u.key) for u in self.upstream("train", w.key, "features")],
+            "features": [
+                self.path("features", u.key) for u in self.upstream("train", w.key, "features")
+            ],
         }
 
     def evaluate_inputs(self, w) -> dict:
         key = self.upstream("evaluate", w.key, "train")[0].key
-        return {"predictions": self.path("train", key), "info": self.path("train", key, "info.json")}
+        return {
+            "predictions": self.path("train", key),
+            "info": self.path("train", key, "info.json"),
+        }
 
     def report_inputs(self, w) -> dict:
         plan = self.plan(w.name)
@@ -93,7 +102,10 @@ class Registry:
 
     def report_params(self, w) -> dict:
         plan = self.plan(w.name)
-        keys = {s.stage if s.stage not in ("samples", "features") else f"{s.stage} {_label(s)}": s.key for s in plan.stages()}
+        keys = {
+            s.stage if s.stage not in ("samples", "features") else f"{s.stage} {_label(s)}": s.key
+            for s in plan.stages()
+        }
         return {"name": plan.name, "config": plan.config, "keys": keys}
 
     def final_targets(self) -> list[str]:
@@ -110,14 +122,20 @@ def registry_from_snakemake(config: dict, configfiles) -> Registry:
     """Resolve the Snakemake `config` (one experiment, or `experiments: [files]`) into a Registry."""
     source = str(configfiles[-1]) if configfiles else "config"
     if not config:
-        raise ConfigError("no config given", hint="run: snakemake --configfile config/config.yaml -j8")
+        raise ConfigError(
+            "no config given", hint="run: snakemake --configfile config/config.yaml -j8"
+        )
     plans = [plan_experiment(cfg) for cfg in load_experiments(dict(config), source)]
     roots = {p.root for p in plans}
     if len(roots) > 1:
-        raise ConfigError(f"{source}: experiments run together must share EXP.root (found {sorted(roots)})")
+        raise ConfigError(
+            f"{source}: experiments run together must share EXP.root (found {sorted(roots)})"
+        )
     for plan in plans:
         if plan.name == "cache":
-            raise ConfigError(f"{plan.config.get('_source', source)}: [EXP] name 'cache' is reserved (it holds the keyed stages)")
+            raise ConfigError(
+                f"{plan.config.get('_source', source)}: [EXP] name 'cache' is reserved (it holds the keyed stages)"
+            )
     return Registry(roots.pop(), plans)
 
 

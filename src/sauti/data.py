@@ -31,7 +31,9 @@ HINT_SKIP = "set DATA.skip_bad = True to drop such files with a warning"
 # --------------------------------------------------------------------------- loading
 
 
-def load_database(name: str, spec: dict, check_size: int = 0, skip_bad: bool = False) -> pd.DataFrame:
+def load_database(
+    name: str, spec: dict, check_size: int = 0, skip_bad: bool = False
+) -> pd.DataFrame:
     """Read one database (CSV or audformat) into a samples table with checked audio.
 
     Columns: file (absolute), start, end, duration, db, then the database's own columns.
@@ -39,8 +41,13 @@ def load_database(name: str, spec: dict, check_size: int = 0, skip_bad: bool = F
     path = Path(os.path.abspath(spec["path"]))
     kind = spec.get("type") or ("audformat" if path.is_dir() else "csv")
     if not path.exists():
-        raise SautiError(f"DATA.{name}: {path} does not exist", hint="check the path (relative to the working directory)")
-    table = _read_audformat(name, path, spec) if kind == "audformat" else _read_csv(name, path, spec)
+        raise SautiError(
+            f"DATA.{name}: {path} does not exist",
+            hint="check the path (relative to the working directory)",
+        )
+    table = (
+        _read_audformat(name, path, spec) if kind == "audformat" else _read_csv(name, path, spec)
+    )
     table = table.rename(columns=spec.get("colnames") or {})
     if table.empty:
         raise SautiError(f"DATA.{name}: {path} has no rows")
@@ -53,7 +60,9 @@ def _read_csv(name: str, path: Path, spec: dict) -> pd.DataFrame:
     try:
         table = pd.read_csv(path)
     except Exception as exc:
-        raise SautiError(f"DATA.{name}: cannot read {path} as CSV ({str(exc).splitlines()[0]})") from exc
+        raise SautiError(
+            f"DATA.{name}: cannot read {path} as CSV ({str(exc).splitlines()[0]})"
+        ) from exc
     table = table.rename(columns=spec.get("colnames") or {})
     if "file" not in table.columns:
         raise SautiError(
@@ -76,11 +85,15 @@ def _read_audformat(name: str, path: Path, spec: dict) -> pd.DataFrame:
     try:
         db = audformat.Database.load(str(path), load_data=True)
     except Exception as exc:
-        raise SautiError(f"DATA.{name}: cannot load audformat database {path} ({str(exc).splitlines()[0]})") from exc
+        raise SautiError(
+            f"DATA.{name}: cannot load audformat database {path} ({str(exc).splitlines()[0]})"
+        ) from exc
     wanted = set(spec.get("files_tables") or []) | set(spec.get("target_tables") or [])
     names = [t for t in db.tables if not wanted or t in wanted]
     if not names:
-        raise SautiError(f"DATA.{name}: none of the tables {sorted(wanted)} exist in {path} (tables: {list(db.tables)})")
+        raise SautiError(
+            f"DATA.{name}: none of the tables {sorted(wanted)} exist in {path} (tables: {list(db.tables)})"
+        )
     segmented, filewise = [], []
     for table_name in names:
         df = db[table_name].get()
@@ -98,7 +111,11 @@ def _read_audformat(name: str, path: Path, spec: dict) -> pd.DataFrame:
     if segmented:
         table = _combine(segmented, on=ID)
         if files is not None:
-            table = table.merge(files.drop(columns=[c for c in files if c in table and c != "file"]), on="file", how="left")
+            table = table.merge(
+                files.drop(columns=[c for c in files if c in table and c != "file"]),
+                on="file",
+                how="left",
+            )
     else:
         table = files.assign(start=0.0, end=np.nan)
     root = Path(db.root or path)
@@ -167,11 +184,15 @@ def _check_audio(name: str, table: pd.DataFrame, check_size: int, skip_bad: bool
         elif skip_bad:
             log.warning("%s: dropped (DATA.skip_bad)", message)
         else:
-            hint = {"missing": "relative paths resolve against the CSV's folder or " f"{name}.audio_path; "}.get(kind, "")
+            hint = {
+                "missing": f"relative paths resolve against the CSV's folder or {name}.audio_path; "
+            }.get(kind, "")
             raise SautiError(message, hint=hint + HINT_SKIP)
     table = table[table["file"].isin(durations)].copy()
     if table.empty:
-        raise SautiError(f"DATA.{name}: no usable audio file left", hint="check the paths in the table")
+        raise SautiError(
+            f"DATA.{name}: no usable audio file left", hint="check the paths in the table"
+        )
     table["end"] = table["end"].fillna(table["file"].map(durations))
     table["duration"] = table["end"] - table["start"]
     bad = (table["duration"] <= 0) | (table["end"] > table["file"].map(durations) + 0.01)
@@ -206,10 +227,15 @@ def select_and_split(tables: dict[str, pd.DataFrame], params: dict) -> pd.DataFr
     data = _filter_length(data, params)
     data = _limit_per_speaker(data, params.get("samples_per_speaker"), seed)
     if data.empty:
-        raise SautiError("the selected data is empty after filtering", hint="check DATA.labels, filters and min/max_length")
+        raise SautiError(
+            "the selected data is empty after filtering",
+            hint="check DATA.labels, filters and min/max_length",
+        )
     dupes = data.duplicated(ID)
     if dupes.any():
-        log.warning("%d samples occur twice (same file, start, end); keeping the first", int(dupes.sum()))
+        log.warning(
+            "%d samples occur twice (same file, start, end); keeping the first", int(dupes.sum())
+        )
         data = data[~dupes]
     split = pd.Series("train", index=data.index)
     for name in tables:
@@ -224,7 +250,9 @@ def _filter_rows(name: str, table: pd.DataFrame, filters: list) -> pd.DataFrame:
     for entry in filters:
         column, values = entry[0], [str(v) for v in entry[1:]]
         if column not in table.columns:
-            raise SautiError(f"DATA.{name}.filter: no column '{column}' (columns: {', '.join(table.columns)})")
+            raise SautiError(
+                f"DATA.{name}.filter: no column '{column}' (columns: {', '.join(table.columns)})"
+            )
         table = table[table[column].astype(str).isin(values)]
     if table.empty:
         raise SautiError(f"DATA.{name}.filter {filters} leaves no samples")
@@ -241,7 +269,9 @@ def _prepare_target(name: str, table: pd.DataFrame, params: dict, mapping: dict)
     table = table.copy()
     missing = table[target].isna()
     if missing.any():
-        log.warning("DATA.%s: %d samples without a '%s' value dropped", name, int(missing.sum()), target)
+        log.warning(
+            "DATA.%s: %d samples without a '%s' value dropped", name, int(missing.sum()), target
+        )
         table = table[~missing]
     if params["type"] == "regression":
         values = pd.to_numeric(table[target], errors="coerce")
@@ -309,10 +339,14 @@ def _limit_per_speaker(data: pd.DataFrame, limit, seed: int) -> pd.DataFrame:
 
 def _need_speaker(data: pd.DataFrame, what: str) -> None:
     if "speaker" not in data.columns or data["speaker"].isna().all():
-        raise SautiError(f"{what} needs a 'speaker' column", hint="add one or use split_strategy random")
+        raise SautiError(
+            f"{what} needs a 'speaker' column", hint="add one or use split_strategy random"
+        )
 
 
-def _split_database(name: str, table: pd.DataFrame, spec: dict, params: dict, seed: int) -> pd.Series:
+def _split_database(
+    name: str, table: pd.DataFrame, spec: dict, params: dict, seed: int
+) -> pd.Series:
     strategy = spec.get("split_strategy", "speaker_split")
     test_share = _share(spec.get("test_size", 20))
     dev_share = _share(spec["dev_size"]) if spec.get("dev_size") is not None else test_share
@@ -323,23 +357,44 @@ def _split_database(name: str, table: pd.DataFrame, spec: dict, params: dict, se
         wanted = {str(s) for s in strategy}
         unknown = wanted - set(table["speaker"].astype(str))
         if unknown:
-            raise SautiError(f"DATA.{name}.split_strategy: unknown test speaker(s) {sorted(unknown)}")
-        return pd.Series(np.where(table["speaker"].astype(str).isin(wanted), "test", "train"), index=table.index)
+            raise SautiError(
+                f"DATA.{name}.split_strategy: unknown test speaker(s) {sorted(unknown)}"
+            )
+        return pd.Series(
+            np.where(table["speaker"].astype(str).isin(wanted), "test", "train"), index=table.index
+        )
     if strategy in ("train", "test"):
         return pd.Series(strategy, index=table.index)
     if strategy == "specified":
         if "split" not in table.columns:
-            raise SautiError(f"DATA.{name}: split_strategy specified needs a 'split' column with train/dev/test")
+            raise SautiError(
+                f"DATA.{name}: split_strategy specified needs a 'split' column with train/dev/test"
+            )
         values = table["split"].astype(str).str.lower()
         bad = ~values.isin(SPLITS)
         if bad.any():
-            raise SautiError(f"DATA.{name}: {int(bad.sum())} rows have a split other than train/dev/test, e.g. {values[bad].iloc[0]!r}")
+            raise SautiError(
+                f"DATA.{name}: {int(bad.sum())} rows have a split other than train/dev/test, e.g. {values[bad].iloc[0]!r}"
+            )
         return values
     if strategy == "random":
-        return _random_split(table, test_share, dev_share if with_dev else 0.0, target if classification else None, seed)
+        return _random_split(
+            table,
+            test_share,
+            dev_share if with_dev else 0.0,
+            target if classification else None,
+            seed,
+        )
     _need_speaker(table, f"DATA.{name}.split_strategy {strategy}")
     balance = [target] + list(spec.get("balance") or []) if strategy == "balanced" else None
-    return _speaker_split(table, test_share, dev_share if with_dev else 0.0, target if classification else None, seed, balance)
+    return _speaker_split(
+        table,
+        test_share,
+        dev_share if with_dev else 0.0,
+        target if classification else None,
+        seed,
+        balance,
+    )
 
 
 def _share(value) -> float:
@@ -356,7 +411,7 @@ def _random_split(table, test_share, dev_share, stratify, seed) -> pd.Series:
         n_test = int(round(len(order) * test_share))
         n_dev = int(round(len(order) * dev_share))
         split[order[:n_test]] = "test"
-        split[order[n_test:n_test + n_dev]] = "dev"
+        split[order[n_test : n_test + n_dev]] = "dev"
     return split
 
 
@@ -380,7 +435,10 @@ def _speaker_split(table, test_share, dev_share, stratify, seed, balance=None) -
 def _draw_speakers(table, test_share, dev_share, stratify, rng) -> pd.Series:
     speakers = table.groupby("speaker").size()
     if len(speakers) < 2:
-        raise SautiError("a speaker-independent split needs at least 2 speakers", hint="use split_strategy random")
+        raise SautiError(
+            "a speaker-independent split needs at least 2 speakers",
+            hint="use split_strategy random",
+        )
     if stratify:
         major = table.groupby("speaker")[stratify].agg(lambda s: s.value_counts().index[0])
         strata = [sorted(major.index[major == label]) for label in sorted(major.unique())]
@@ -390,7 +448,11 @@ def _draw_speakers(table, test_share, dev_share, stratify, rng) -> pd.Series:
     for stratum in strata:
         order = [stratum[i] for i in rng.permutation(len(stratum))]
         n_test = _count(len(order), test_share, keep_train=True)
-        n_dev = _count(len(order) - n_test, dev_share / max(1e-9, 1 - test_share), keep_train=True) if dev_share else 0
+        n_dev = (
+            _count(len(order) - n_test, dev_share / max(1e-9, 1 - test_share), keep_train=True)
+            if dev_share
+            else 0
+        )
         for i, speaker in enumerate(order):
             roles[speaker] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
     return table["speaker"].map(roles)
@@ -430,12 +492,16 @@ def _check_splits(data: pd.DataFrame, params: dict) -> None:
 def summary(data: pd.DataFrame, target: str, classification: bool) -> dict:
     """Counts for the report: samples per split and label, speakers and duration per split."""
     per_split_label = (
-        data.groupby([target, "split"]).size().unstack(fill_value=0).to_dict() if classification else {}
+        data.groupby([target, "split"]).size().unstack(fill_value=0).to_dict()
+        if classification
+        else {}
     )
     return {
         "per_split_label": per_split_label,
         "samples": data["split"].value_counts().to_dict(),
-        "speakers": data.groupby("split")["speaker"].nunique().to_dict() if "speaker" in data else {},
+        "speakers": data.groupby("split")["speaker"].nunique().to_dict()
+        if "speaker" in data
+        else {},
         "duration_s": data.groupby("split")["duration"].sum().round(1).to_dict(),
         "databases": data.groupby("db")["file"].nunique().to_dict(),
     }

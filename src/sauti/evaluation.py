@@ -23,7 +23,9 @@ log = logging.getLogger("sauti.evaluate")
 
 def scores(table: pd.DataFrame, task: str, labels) -> dict:
     if task == "classification":
-        return M.classification_metrics(table["truth"].astype(str), table["prediction"].astype(str), labels)
+        return M.classification_metrics(
+            table["truth"].astype(str), table["prediction"].astype(str), labels
+        )
     return M.regression_metrics(table["truth"].astype(float), table["prediction"].astype(float))
 
 
@@ -39,28 +41,78 @@ def evaluate(predictions: pd.DataFrame, info: dict, params: dict, out_dir: Path)
         if rows.empty:
             continue
         result[split] = scores(rows, task, labels)
-        images.append(_result_plot(rows, result[split], task, labels, out_dir, f"{split}", f"{title}: {split}", fmt, plot_cfg))
+        images.append(
+            _result_plot(
+                rows,
+                result[split],
+                task,
+                labels,
+                out_dir,
+                f"{split}",
+                f"{title}: {split}",
+                fmt,
+                plot_cfg,
+            )
+        )
     n_runs = int(predictions["run"].max()) + 1
     if n_runs > 1:
         test = predictions[predictions["split"] == "test"]
         per_run = [scores(test[test["run"] == r], task, labels) for r in range(n_runs)]
         headline = "uar" if task == "classification" else "ccc"
-        result["runs"] = {"n": n_runs, "test": [{k: v for k, v in r.items() if k not in ("per_class", "confusion")} for r in per_run], **M.mean_std(per_run)}
-        path = plots.runs_plot([r[headline] for r in per_run], out_dir / f"runs.{fmt}", f"{title}: test {headline} over runs", headline, fmt)
-        images.append({"file": path.name, "caption": f"Test {headline.upper()} of each of the {n_runs} runs (seeds differ)."})
+        result["runs"] = {
+            "n": n_runs,
+            "test": [
+                {k: v for k, v in r.items() if k not in ("per_class", "confusion")} for r in per_run
+            ],
+            **M.mean_std(per_run),
+        }
+        path = plots.runs_plot(
+            [r[headline] for r in per_run],
+            out_dir / f"runs.{fmt}",
+            f"{title}: test {headline} over runs",
+            headline,
+            fmt,
+        )
+        images.append(
+            {
+                "file": path.name,
+                "caption": f"Test {headline.upper()} of each of the {n_runs} runs (seeds differ).",
+            }
+        )
     if info.get("cv"):
         result["cv"] = info["cv"]
         headline = "uar" if task == "classification" else "ccc"
         values = [f[headline] for f in info["cv"]["folds"]]
-        path = plots.cv_folds_plot(values, out_dir / f"cv_folds.{fmt}", f"{title}: {info['cv']['method']} ({headline})", fmt)
-        images.append({"file": path.name, "caption": f"Cross-validation on the train split ({info['cv']['method']}): {headline.upper()} per fold."})
+        path = plots.cv_folds_plot(
+            values,
+            out_dir / f"cv_folds.{fmt}",
+            f"{title}: {info['cv']['method']} ({headline})",
+            fmt,
+        )
+        images.append(
+            {
+                "file": path.name,
+                "caption": f"Cross-validation on the train split ({info['cv']['method']}): {headline.upper()} per fold.",
+            }
+        )
     mode = plot_cfg.get("combine_per_speaker")
     test_rows = first[first["split"] == "test"]
     if mode and "speaker" in test_rows:
         per_speaker = M.combine_per_speaker(test_rows, mode, task)
         result["test_per_speaker"] = scores(per_speaker, task, labels)
-        images.append(_result_plot(per_speaker, result["test_per_speaker"], task, labels, out_dir, "test_per_speaker",
-                                   f"{title}: test per speaker ({mode})", fmt, plot_cfg))
+        images.append(
+            _result_plot(
+                per_speaker,
+                result["test_per_speaker"],
+                task,
+                labels,
+                out_dir,
+                "test_per_speaker",
+                f"{title}: test per speaker ({mode})",
+                fmt,
+                plot_cfg,
+            )
+        )
     write_json(out_dir / "images.json", images)
     write_json(out_dir / "metrics.json", result)
     log.info("test: %s", {k: v for k, v in result["test"].items() if isinstance(v, float)})
@@ -69,9 +121,25 @@ def evaluate(predictions: pd.DataFrame, info: dict, params: dict, out_dir: Path)
 
 def _result_plot(rows, score, task, labels, out_dir, stem, title, fmt, plot_cfg) -> dict:
     if task == "classification":
-        path = plots.confusion_matrix_plot(score["confusion"], labels, out_dir / f"confusion_{stem}.{fmt}",
-                                           f"{title} (UAR {score['uar']:.3f})", fmt)
-        return {"file": path.name, "caption": f"Confusion matrix, {stem.replace('_', ' ')}: counts and row percentages (the diagonal is per-class recall)."}
-    path = plots.regression_scatter_plot(rows["truth"].astype(float), rows["prediction"].astype(float),
-                                         out_dir / f"scatter_{stem}.{fmt}", f"{title} (PCC {score['pcc']:.3f})", fmt)
-    return {"file": path.name, "caption": f"Prediction against truth, {stem.replace('_', ' ')}; dashed: identity."}
+        path = plots.confusion_matrix_plot(
+            score["confusion"],
+            labels,
+            out_dir / f"confusion_{stem}.{fmt}",
+            f"{title}\nUAR {score['uar']:.3f}",
+            fmt,
+        )
+        return {
+            "file": path.name,
+            "caption": f"Confusion matrix, {stem.replace('_', ' ')}: counts and row percentages (the diagonal is per-class recall).",
+        }
+    path = plots.regression_scatter_plot(
+        rows["truth"].astype(float),
+        rows["prediction"].astype(float),
+        out_dir / f"scatter_{stem}.{fmt}",
+        f"{title}\nPCC {score['pcc']:.3f}",
+        fmt,
+    )
+    return {
+        "file": path.name,
+        "caption": f"Prediction against truth, {stem.replace('_', ' ')}; dashed: identity.",
+    }

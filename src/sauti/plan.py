@@ -24,7 +24,12 @@ LOAD_OPTIONS = ("path", "type", "audio_path", "colnames", "files_tables", "targe
 #: Per-database options that decide the selection and split (the split stage).
 SPLIT_OPTIONS = ("split_strategy", "test_size", "dev_size", "mapping", "filter", "balance")
 #: FEATS keys that change what each feature type extracts.
-FEATURE_OPTIONS = {"os": ("set", "level"), "praat": (), "mfcc": ("n_mfcc",), "import": ("import_file",)}
+FEATURE_OPTIONS = {
+    "os": ("set", "level"),
+    "praat": (),
+    "mfcc": ("n_mfcc",),
+    "import": ("import_file",),
+}
 #: EXP/FEATS keys that the train stage depends on besides MODEL.
 TRAIN_EXP = ("type", "runs", "epochs", "random_seed")
 TRAIN_FEATS = ("scale", "balancing")
@@ -54,8 +59,15 @@ def sort_keys(value):
 
 def make_stage(stage: str, params: dict, upstream: tuple = ()) -> Stage:
     params = sort_keys(params)
-    text = canonical({"stage": stage, "params": params, "upstream": [u.key for u in upstream],
-                      "version": __version__, "stage_version": STAGE_VERSIONS[stage]})
+    text = canonical(
+        {
+            "stage": stage,
+            "params": params,
+            "upstream": [u.key for u in upstream],
+            "version": __version__,
+            "stage_version": STAGE_VERSIONS[stage],
+        }
+    )
     return Stage(stage, hashlib.sha256(text.encode()).hexdigest()[:12], params, tuple(upstream))
 
 
@@ -96,9 +108,13 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
     split = make_stage(
         "split",
         {
-            "target": data["target"], "labels": data["labels"], "type": exp["type"],
-            "min_length": data["min_length"], "max_length": data["max_length"],
-            "samples_per_speaker": data["samples_per_speaker"], "random_seed": exp["random_seed"],
+            "target": data["target"],
+            "labels": data["labels"],
+            "type": exp["type"],
+            "min_length": data["min_length"],
+            "max_length": data["max_length"],
+            "samples_per_speaker": data["samples_per_speaker"],
+            "random_seed": exp["random_seed"],
             "traindevtest": exp["traindevtest"],
             "databases": {n: {k: data[n].get(k) for k in SPLIT_OPTIONS} for n in data["databases"]},
         },
@@ -106,8 +122,13 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
     )
     train = make_stage(
         "train",
-        {"MODEL": cfg["MODEL"], **{k: exp[k] for k in TRAIN_EXP}, **{k: feats[k] for k in TRAIN_FEATS},
-         "target": data["target"], "feature_types": feats["type"]},
+        {
+            "MODEL": cfg["MODEL"],
+            **{k: exp[k] for k in TRAIN_EXP},
+            **{k: feats[k] for k in TRAIN_FEATS},
+            "target": data["target"],
+            "feature_types": feats["type"],
+        },
         (split, *features),
     )
     evaluate = make_stage(

@@ -113,6 +113,8 @@ def build_view(context: Mapping[str, Any]) -> dict[str, Any]:
     labels = _labels(metrics)
     return {
         "name": str(context["name"]),
+        "title": str(context.get("title") or context["name"]),
+        "author": context.get("author"),
         "version": str(context.get("version") or __version__),
         "generated_at": context.get("generated_at")
         or datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip(),

@@ -22,14 +22,18 @@ def stage_logging(log_path: str, stage: str):
     with open(log_path, "w", encoding="utf-8", buffering=1) as log_file:
         sys.stderr = log_file
         handler = logging.StreamHandler(log_file)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        )
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         started = time.perf_counter()
         try:
             yield
-            logging.getLogger("sauti").info("%s finished in %.1f s", stage, time.perf_counter() - started)
+            logging.getLogger("sauti").info(
+                "%s finished in %.1f s", stage, time.perf_counter() - started
+            )
         except SautiError as err:
             logging.getLogger("sauti").error("%s", err)
             print(f"sauti {stage}: error: {err}", file=real_stderr)

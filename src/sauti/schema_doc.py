@@ -48,14 +48,24 @@ def render() -> str:
 def _table(props: dict, required: set) -> str:
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for key, spec in props.items():
-        default = "**required**" if key in required else f"`{json.dumps(spec['default'])}`" if "default" in spec else ""
-        rows.append(f"| `{key}` | {_type(spec)} | {default} | {_clean(spec.get('description', ''))} |")
+        default = (
+            "**required**"
+            if key in required
+            else f"`{json.dumps(spec['default'])}`"
+            if "default" in spec
+            else ""
+        )
+        rows.append(
+            f"| `{key}` | {_type(spec)} | {default} | {_clean(spec.get('description', ''))} |"
+        )
     return "\n".join(rows) + "\n"
 
 
 def _type(spec: dict) -> str:
     if "enum" in spec:
-        return " \\| ".join(f"`{v}`" for v in spec["enum"] if v is not None) + (" \\| null" if None in spec["enum"] else "")
+        return " \\| ".join(f"`{v}`" for v in spec["enum"] if v is not None) + (
+            " \\| null" if None in spec["enum"] else ""
+        )
     if "oneOf" in spec:
         return " or ".join(_type(s) for s in spec["oneOf"])
     if "const" in spec:

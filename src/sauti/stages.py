@@ -27,13 +27,15 @@ log = logging.getLogger("sauti")
 def samples_stage(params: dict, out_path: str) -> None:
     """Load one database into its samples table (audio checked, paths absolute)."""
     table = load_database(params["name"], params, params["check_size"], params["skip_bad"])
-    log.info("database %s: %d samples, %d files", params["name"], len(table), table["file"].nunique())
+    log.info(
+        "database %s: %d samples, %d files", params["name"], len(table), table["file"].nunique()
+    )
     write_table(out_path, table)
 
 
 def split_stage(samples_paths: list[str], names: list[str], params: dict, out_path: str) -> None:
     """Select, label and split the experiment's samples (seeded, persisted)."""
-    tables = {name: read_table(path) for name, path in zip(names, samples_paths)}
+    tables = {name: read_table(path) for name, path in zip(names, samples_paths, strict=True)}
     data = select_and_split(tables, params)
     counts = data.groupby("split").size().to_dict()
     log.info("split: %s", counts)
@@ -48,7 +50,9 @@ def shard_rows(n_rows: int, shard: int, n_shards: int) -> slice:
     return slice(shard * n_rows // n_shards, (shard + 1) * n_rows // n_shards)
 
 
-def features_shard_stage(samples_path: str, params: dict, shard: int, n_shards: int, out_path: str) -> None:
+def features_shard_stage(
+    samples_path: str, params: dict, shard: int, n_shards: int, out_path: str
+) -> None:
     """Extract one feature type for one shard of a database's samples."""
     from .features import extract
 
@@ -68,7 +72,9 @@ def features_merge_stage(shard_paths: list[str], samples_path: str, out_path: st
     merged = pd.concat([read_table(p) for p in shard_paths], ignore_index=True)
     samples = read_table(samples_path)[ID]
     if len(merged) != len(samples):
-        raise SautiError(f"feature shards hold {len(merged)} rows but the database has {len(samples)}")
+        raise SautiError(
+            f"feature shards hold {len(merged)} rows but the database has {len(samples)}"
+        )
     write_table(out_path, samples.merge(merged, on=ID, how="left", validate="one_to_one"))
 
 
@@ -141,7 +147,9 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     copied = []
     for image in images:
         shutil.copy2(eval_dir / image["file"], image_dir / Path(image["file"]).name)
-        copied.append({"path": str(image_dir / Path(image["file"]).name), "caption": image["caption"]})
+        copied.append(
+            {"path": str(image_dir / Path(image["file"]).name), "caption": image["caption"]}
+        )
     predictions = read_table(inputs["predictions"])
     first_run = predictions[predictions["run"] == 0].drop(columns=["run"])
     write_table(outputs["predictions"], first_run)
@@ -160,6 +168,10 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
             "data_summary": summary(data, metrics["target"], classification),
             "images": copied,
             "keys": params["keys"],
+            "model_type": params["config"]["MODEL"]["type"],
+            "feature_types": params["config"]["FEATS"]["type"],
+            "title": params["config"]["REPORT"].get("title"),
+            "author": params["config"]["REPORT"].get("author"),
         },
         outputs["report"],
     )

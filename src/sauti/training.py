@@ -26,13 +26,17 @@ def fit_pipeline(X: pd.DataFrame, y: np.ndarray, speakers, params: dict, seed: i
     """Scaler (train only) -> balancing (train only) -> model. Returns (scaler, model)."""
     scaler = make_scaler(params["scale"]).fit(X, speakers)
     Xs = np.asarray(scaler.transform(X, speakers), dtype=float)
-    Xb, yb = balance(Xs, y, params["balancing"], seed) if params["type"] == "classification" else (Xs, y)
+    Xb, yb = (
+        balance(Xs, y, params["balancing"], seed) if params["type"] == "classification" else (Xs, y)
+    )
     model = make_model(params["MODEL"], params["type"], seed, len(labels) if labels else None)
     fit_model(model, Xb, yb, bool(params["MODEL"].get("class_weight")))
     return scaler, model
 
 
-def predict_rows(scaler, model, X, speakers, params: dict, labels) -> tuple[np.ndarray, np.ndarray | None]:
+def predict_rows(
+    scaler, model, X, speakers, params: dict, labels
+) -> tuple[np.ndarray, np.ndarray | None]:
     Xs = np.asarray(scaler.transform(X, speakers), dtype=float)
     if params["type"] == "classification":
         return np.asarray(model.predict(Xs)).astype(str), predict_proba(model, Xs, labels)
@@ -47,28 +51,52 @@ def train_runs(data: pd.DataFrame, features: pd.DataFrame, params: dict) -> dict
     """
     target, task = params["target"], params["type"]
     classification = task == "classification"
-    y_all = data[target].astype(str).to_numpy() if classification else data[target].astype(float).to_numpy()
+    y_all = (
+        data[target].astype(str).to_numpy()
+        if classification
+        else data[target].astype(float).to_numpy()
+    )
     labels = sorted(set(y_all[data["split"] == "train"])) if classification else None
-    speakers = data["speaker"].astype(str).to_numpy() if "speaker" in data else np.full(len(data), "unknown")
+    speakers = (
+        data["speaker"].astype(str).to_numpy()
+        if "speaker" in data
+        else np.full(len(data), "unknown")
+    )
     is_train = (data["split"] == "train").to_numpy()
     rows, bundle = [], None
     for run in range(int(params["runs"])):
         seed = int(params["random_seed"]) + run
-        scaler, model = fit_pipeline(features[is_train], y_all[is_train], speakers[is_train], params, seed, labels)
+        scaler, model = fit_pipeline(
+            features[is_train], y_all[is_train], speakers[is_train], params, seed, labels
+        )
         for split in ("dev", "test"):
             mask = (data["split"] == split).to_numpy()
             if mask.any():
-                pred, proba = predict_rows(scaler, model, features[mask], speakers[mask], params, labels)
-                rows.append(_prediction_table(data[mask], y_all[mask], pred, proba, labels, run, split))
+                pred, proba = predict_rows(
+                    scaler, model, features[mask], speakers[mask], params, labels
+                )
+                rows.append(
+                    _prediction_table(data[mask], y_all[mask], pred, proba, labels, run, split)
+                )
         if run == 0:
             bundle = {
-                "scaler": scaler, "model": model, "labels": labels, "feature_columns": list(features.columns),
-                "feature_types": params["feature_types"], "target": target, "type": task, "seed": seed,
+                "scaler": scaler,
+                "model": model,
+                "labels": labels,
+                "feature_columns": list(features.columns),
+                "feature_types": params["feature_types"],
+                "target": target,
+                "type": task,
+                "seed": seed,
             }
         log.info("run %d/%d (seed %d) done", run + 1, params["runs"], seed)
     info = {
-        "labels": labels, "target": target, "type": task, "n_features": features.shape[1],
-        "n": data["split"].value_counts().to_dict(), "cv": cross_validate(data, features, y_all, speakers, params, labels),
+        "labels": labels,
+        "target": target,
+        "type": task,
+        "n_features": features.shape[1],
+        "n": data["split"].value_counts().to_dict(),
+        "cv": cross_validate(data, features, y_all, speakers, params, labels),
     }
     return {"predictions": pd.concat(rows, ignore_index=True), "bundle": bundle, "info": info}
 
@@ -95,11 +123,17 @@ def cross_validate(data, features, y_all, speakers, params, labels) -> dict | No
     if model_cfg.get("loso"):
         method, splitter = "loso", LeaveOneGroupOut()
     elif model_cfg.get("logo"):
-        method, splitter = f"logo {model_cfg['logo']}", GroupKFold(n_splits=_folds(model_cfg["logo"], n_speakers, "logo"))
+        method, splitter = (
+            f"logo {model_cfg['logo']}",
+            GroupKFold(n_splits=_folds(model_cfg["logo"], n_speakers, "logo")),
+        )
     elif model_cfg.get("k_fold_cross"):
         k = _folds(model_cfg["k_fold_cross"], n_speakers, "k_fold_cross")
-        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=int(params["random_seed"])) \
-            if params["type"] == "classification" else GroupKFold(n_splits=k)
+        splitter = (
+            StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=int(params["random_seed"]))
+            if params["type"] == "classification"
+            else GroupKFold(n_splits=k)
+        )
         method = f"k_fold_cross {k}"
     else:
         return None
@@ -109,12 +143,18 @@ def cross_validate(data, features, y_all, speakers, params, labels) -> dict | No
         scaler, model = fit_pipeline(X.iloc[tr], y[tr], groups[tr], params, seed, labels)
         pred, _ = predict_rows(scaler, model, X.iloc[te], groups[te], params, labels)
         scores = _scores(y[te], pred, params, labels)
-        folds.append({"fold": fold, "n": int(len(te)), **{k: v for k, v in scores.items() if _scalar(v)}})
+        folds.append(
+            {"fold": fold, "n": int(len(te)), **{k: v for k, v in scores.items() if _scalar(v)}}
+        )
         pooled_truth.extend(y[te])
         pooled_pred.extend(pred)
     pooled = _scores(np.asarray(pooled_truth), np.asarray(pooled_pred), params, labels)
     log.info("cross-validation %s: %d folds", method, len(folds))
-    return {"method": method, "folds": folds, "mean": {k: v for k, v in pooled.items() if _scalar(v)}}
+    return {
+        "method": method,
+        "folds": folds,
+        "mean": {k: v for k, v in pooled.items() if _scalar(v)},
+    }
 
 
 def _folds(requested, n_speakers: int, key: str) -> int:

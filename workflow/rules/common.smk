@@ -5,7 +5,6 @@ import sys
 from sauti.config import ConfigError
 from sauti.dag import registry_from_snakemake
 
-
 try:
     REG = registry_from_snakemake(config, workflow.configfiles)
 except ConfigError as err:

@@ -4,13 +4,15 @@ rule samples:
         REG.samples_input,
     output:
         samples=f"{ROOT}/cache/samples/{{key}}/samples.parquet",
-    params:
-        cfg=REG.params("samples"),
     log:
         f"{ROOT}/cache/samples/{{key}}/samples.log",
+    conda:
+        "../../envs/sauti.yaml"
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        cfg=REG.params("samples"),
     script:
         "../scripts/samples.py"
 
@@ -21,13 +23,15 @@ rule split:
         samples=REG.split_samples,
     output:
         split=f"{ROOT}/cache/split/{{key}}/split.parquet",
-    params:
-        cfg=REG.params("split"),
-        names=REG.split_names,
     log:
         f"{ROOT}/cache/split/{{key}}/split.log",
+    conda:
+        "../../envs/sauti.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cfg=REG.params("split"),
+        names=REG.split_names,
     script:
         "../scripts/split.py"

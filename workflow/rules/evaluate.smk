@@ -5,12 +5,14 @@ rule evaluate:
     output:
         metrics=f"{ROOT}/cache/evaluate/{{key}}/metrics.json",
         images=f"{ROOT}/cache/evaluate/{{key}}/images.json",
-    params:
-        cfg=REG.params("evaluate"),
     log:
         f"{ROOT}/cache/evaluate/{{key}}/evaluate.log",
+    conda:
+        "../../envs/sauti.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cfg=REG.params("evaluate"),
     script:
         "../scripts/evaluate.py"

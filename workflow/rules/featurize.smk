@@ -4,14 +4,16 @@ rule features_shard:
         samples=REG.features_samples,
     output:
         shard=temp(f"{ROOT}/cache/features/{{key}}/shard-{{shard}}-of-{{n}}.parquet"),
-    params:
-        cfg=REG.params("features"),
     log:
         f"{ROOT}/cache/features/{{key}}/shard-{{shard}}-of-{{n}}.log",
+    conda:
+        "../../envs/sauti.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        cfg=REG.params("features"),
     script:
         "../scripts/features_shard.py"
 
@@ -25,6 +27,8 @@ rule features:
         features=f"{ROOT}/cache/features/{{key}}/features.parquet",
     log:
         f"{ROOT}/cache/features/{{key}}/merge.log",
+    conda:
+        "../../envs/sauti.yaml"
     resources:
         mem_mb=2000,
         runtime=10,

@@ -7,12 +7,14 @@ rule report:
         metrics=f"{ROOT}/{{name}}/metrics.json",
         predictions=f"{ROOT}/{{name}}/predictions.csv",
         config=f"{ROOT}/{{name}}/config.yaml",
-    params:
-        cfg=REG.report_params,
     log:
         f"{ROOT}/{{name}}/report.log",
+    conda:
+        "../../envs/sauti.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cfg=REG.report_params,
     script:
         "../scripts/report.py"

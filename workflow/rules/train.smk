@@ -6,13 +6,15 @@ rule train:
         model=f"{ROOT}/cache/train/{{key}}/model.joblib",
         predictions=f"{ROOT}/cache/train/{{key}}/predictions.parquet",
         info=f"{ROOT}/cache/train/{{key}}/info.json",
-    params:
-        cfg=REG.params("train"),
     log:
         f"{ROOT}/cache/train/{{key}}/train.log",
+    conda:
+        "../../envs/sauti.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        cfg=REG.params("train"),
     script:
         "../scripts/train.py"

@@ -1,0 +1,65 @@
+# sauti: `make demo` (set up + run the default experiment), `make test` (set up + all tests).
+# Works on a fresh Debian/Ubuntu machine: Debian packages are installed when run as root,
+# otherwise the exact apt-get command is printed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= data/demo
+JOBS ?= 2
+APT_PACKAGES := sox libsox-fmt-all espeak-ng
+
+.PHONY: setup system-deps venv demo-data demo test lint format benchmark clean
+
+setup: system-deps venv
+
+system-deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "sauti needs Debian packages:$$missing"; \
+	    echo "  run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi; \
+	if ! apt-cache show asterisk-core-sounds-en-wav >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq; \
+	  else echo "the demo corpus downloads Debian packages: run 'sudo apt-get update' once"; exit 1; fi; \
+	fi
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "sauti needs Python >= 3.10 (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+demo-data: system-deps
+	bash resources/demo/build_demo_corpus.sh $(DEMO_DIR)
+
+demo: setup demo-data
+	$(BIN)/snakemake --configfile config/config.yaml -j$(JOBS)
+	@echo; echo "results: results/demo_gender/ (open results/demo_gender/report.html)"
+	@$(BIN)/python -c "import json; m = json.load(open('results/demo_gender/metrics.json'))['test']; print(f\"test UAR {m['uar']:.3f}, accuracy {m['accuracy']:.3f} on {m['n']} samples\")"
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/snakemake --lint --configfile config/config.yaml >/dev/null
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+test: setup demo-data lint
+	SAUTI_DEMO_DIR=$(DEMO_DIR) $(BIN)/pytest -q
+
+benchmark: setup demo-data
+	$(BIN)/python benchmarks/bench_rerun.py
+
+format: venv
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+clean:
+	rm -rf results .snakemake
