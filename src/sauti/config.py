@@ -221,7 +221,8 @@ def _describe(err: jsonschema.ValidationError, path: list[str], cfg: dict) -> st
     if err.validator == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         return (
-            f"{where}missing required key '{missing}'"
+            # name the mapping it is missing from, e.g. "[DATA] demo: missing required key 'path'"
+            f"{where}{key + ': ' if key else ''}missing required key '{missing}'"
             if path
             else f"missing required section [{missing}]"
         )

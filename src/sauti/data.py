@@ -143,7 +143,7 @@ def _absolute(file: str, base: Path) -> str:
 def _seconds(column: pd.Series) -> pd.Series:
     if pd.api.types.is_timedelta64_dtype(column):
         return column.dt.total_seconds()
-    if column.dtype == object:
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):  # pandas 3 reads text as "str"
         converted = pd.to_timedelta(column, errors="coerce")
         if converted.notna().sum() >= column.notna().sum():
             return converted.dt.total_seconds()
@@ -332,9 +332,9 @@ def _limit_per_speaker(data: pd.DataFrame, limit, seed: int) -> pd.DataFrame:
     if not limit:
         return data
     _need_speaker(data, "DATA.samples_per_speaker")
-    return data.groupby("speaker", group_keys=False).apply(
-        lambda g: g.sample(n=min(len(g), int(limit)), random_state=seed)
-    )
+    # not groupby().apply(): pandas >= 3 drops the grouping column ('speaker') from its result
+    picked = [g.sample(n=min(len(g), int(limit)), random_state=seed) for _, g in data.groupby("speaker")]
+    return pd.concat(picked) if picked else data.iloc[:0]
 
 
 def _need_speaker(data: pd.DataFrame, what: str) -> None:

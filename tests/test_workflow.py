@@ -1,0 +1,295 @@
+"""End-to-end: real snakemake runs on real speech, in a temporary working directory.
+
+These tests prove the point of the design: a changed key re-runs exactly the stages that depend
+on it, a reverted key finds the old results, shared stages are computed once, and bad input
+stops with one clear line without leaving a result that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sauti.config import parse_ini, resolve
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+
+#: 16 speakers (8 female, 8 male; real and espeak), up to 5 clips each: small but real.
+SPEAKERS = [
+    "allison",
+    "june",
+    "carlo",
+    "menardi",
+    "gcin_m",
+    "gcin_f",
+    "codec2_m",
+    "codec2_f",
+    "espeak_en-us_f1",
+    "espeak_en-us_f2",
+    "espeak_en-us_m1",
+    "espeak_en-us_m2",
+    "espeak_de_f3",
+    "espeak_de_f4",
+    "espeak_de_m3",
+    "espeak_de_m4",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, demo_dir) -> Path:
+    """A CSV with paths relative to itself pointing into the demo corpus."""
+    table = pd.read_csv(demo_dir / "demo.csv")
+    table = table[table["speaker"].isin(SPEAKERS)].groupby("speaker").head(5)
+    folder = tmp_path_factory.mktemp("corpus")
+    table["file"] = [str((demo_dir / f).resolve()) for f in table["file"]]
+    table.to_csv(folder / "small.csv", index=False)
+    return folder / "small.csv"
+
+
+def experiment(corpus: Path, name: str = "exp", **changes) -> dict:
+    cfg = {
+        "EXP": {"name": name, "shards": 2},
+        "DATA": {
+            "databases": ["small"],
+            "small": {"path": str(corpus), "test_size": 25},
+            "target": "gender",
+            "labels": ["female", "male"],
+        },
+        "FEATS": {"type": ["os"], "set": "eGeMAPSv02"},
+        "MODEL": {"type": "svm", "C_val": 1.0},
+    }
+    for dotted, value in changes.items():
+        section, *keys = dotted.split("__")
+        node = cfg[section]
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    return cfg
+
+
+def write(workdir: Path, cfg: dict, name: str = "exp.yaml") -> Path:
+    path = workdir / name
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "-j2",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
+    """Rule -> job count from a dry run's job table (empty when nothing is to be done)."""
+    result = snakemake(workdir, configfile, "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout + result.stderr
+    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", text, re.S)
+    if not table:
+        assert "Nothing to be done" in text, text
+        return {}
+    return {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table.group(1), re.M)
+    }
+
+
+def run_ok(workdir: Path, configfile: Path) -> None:
+    result = snakemake(workdir, configfile)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory, corpus):
+    """One completed run of the base experiment; tests below change keys around it."""
+    workdir = tmp_path_factory.mktemp("work")
+    configfile = write(workdir, experiment(corpus))
+    run_ok(workdir, configfile)
+    return workdir, corpus
+
+
+def test_full_run_writes_the_user_facing_results(done):
+    workdir, _ = done
+    exp = workdir / "results" / "exp"
+    metrics = json.loads((exp / "metrics.json").read_text())
+    assert metrics["target"] == "gender" and metrics["type"] == "classification"
+    assert metrics["labels"] == ["female", "male"]
+    test = metrics["test"]
+    assert set(test) >= {"uar", "accuracy", "f1_macro", "per_class", "n"}
+    assert set(test["per_class"]["male"]) == {"precision", "recall", "f1", "support"}
+    assert test["uar"] > 0.6, "gender from eGeMAPS should be well above chance (0.5)"
+    predictions = pd.read_csv(exp / "predictions.csv")
+    assert {
+        "file",
+        "start",
+        "end",
+        "speaker",
+        "truth",
+        "prediction",
+        "proba_female",
+        "proba_male",
+    } <= set(predictions.columns)
+    assert len(predictions) == test["n"]
+    assert (exp / "images" / "confusion_test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (exp / "report.html").read_text()
+    assert "data:image/png;base64," in report and f"{test['uar']:.3f}" in report
+    resolved = yaml.safe_load((exp / "config.yaml").read_text())
+    assert (
+        resolved["MODEL"]["batch_size"] == 8
+    )  # the copy is the resolved config, defaults included
+    assert not list(workdir.glob("*.part")) and not list((workdir / "results").rglob("*.part"))
+
+
+def test_nothing_reruns_when_nothing_changed(done):
+    workdir, corpus = done
+    assert planned_jobs(workdir, write(workdir, experiment(corpus))) == {}
+
+
+def test_model_key_reruns_only_train_evaluate_report(done):
+    workdir, corpus = done
+    jobs = planned_jobs(workdir, write(workdir, experiment(corpus, MODEL__C_val=10.0), "c10.yaml"))
+    assert set(jobs) == {"train", "evaluate", "report", "all"}
+
+
+def test_feature_key_reruns_features_not_data(done):
+    workdir, corpus = done
+    jobs = planned_jobs(
+        workdir, write(workdir, experiment(corpus, FEATS__set="GeMAPSv01b"), "gemaps.yaml")
+    )
+    assert set(jobs) == {"features_shard", "features", "train", "evaluate", "report", "all"}
+    assert jobs["features_shard"] == 2
+
+
+def test_split_key_reruns_split_but_not_features(done):
+    workdir, corpus = done
+    jobs = planned_jobs(
+        workdir, write(workdir, experiment(corpus, DATA__small__test_size=40), "t40.yaml")
+    )
+    assert set(jobs) == {"split", "train", "evaluate", "report", "all"}
+
+
+def test_revert_reuses_old_results(done):
+    workdir, corpus = done
+    changed = write(workdir, experiment(corpus, MODEL__C_val=0.5), "c05.yaml")
+    run_ok(workdir, changed)
+    c05 = json.loads((workdir / "results/exp/metrics.json").read_text())
+    original = write(workdir, experiment(corpus), "exp.yaml")
+    assert set(planned_jobs(workdir, original)) == {"report", "all"}
+    run_ok(workdir, original)
+    # and back again: the C_val=0.5 results are found too
+    assert set(planned_jobs(workdir, changed)) == {"report", "all"}
+    run_ok(workdir, changed)
+    assert json.loads((workdir / "results/exp/metrics.json").read_text()) == c05
+
+
+def test_two_experiments_share_data_and_features(tmp_path, corpus):
+    a = write(tmp_path, experiment(corpus, "svm_exp"), "a.yaml")
+    b = write(tmp_path, experiment(corpus, "knn_exp", MODEL__type="knn"), "b.yaml")
+    both = tmp_path / "both.yaml"
+    both.write_text(yaml.safe_dump({"experiments": [str(a), str(b)]}))
+    jobs = planned_jobs(tmp_path, both)
+    assert jobs["samples"] == 1 and jobs["features"] == 1 and jobs["split"] == 1
+    assert jobs["features_shard"] == 2
+    assert jobs["train"] == 2 and jobs["evaluate"] == 2 and jobs["report"] == 2
+
+
+def test_split_follows_test_size_and_seed(tmp_path, corpus):
+    """Nkululeko defect 2: the split must follow test_size and random_seed, and be reproducible."""
+    splits = {}
+    for label, cfg in {
+        "base": experiment(corpus),
+        "again": experiment(corpus, EXP__root="results_again"),
+        "t40": experiment(corpus, DATA__small__test_size=40),
+        "seed7": experiment(corpus, EXP__random_seed=7),
+    }.items():
+        configfile = write(tmp_path, cfg, f"{label}.yaml")
+        run_ok(tmp_path, configfile)
+        root = tmp_path / cfg["EXP"].get("root", "results")
+        table = pd.concat(pd.read_parquet(p) for p in _split_files(root, configfile))
+        splits[label] = table.set_index(["file", "start", "end"])["split"].sort_index()
+    assert splits["base"].equals(splits["again"]), "same seed and settings must give the same split"
+    assert (splits["t40"] == "test").sum() > (splits["base"] == "test").sum()
+    assert not splits["seed7"].equals(splits["base"]), "another seed must give another split"
+
+
+def _split_files(root: Path, configfile: Path) -> list[Path]:
+    from sauti.dag import registry_from_files
+
+    plan = registry_from_files([str(configfile)]).plans[0]
+    return [root / "cache" / "split" / plan.split.key / "split.parquet"]
+
+
+def test_ini_experiment_runs_through_sauti_cli(tmp_path, corpus):
+    ini = tmp_path / "exp.ini"
+    ini.write_text(
+        "[EXP]\nname = ini_exp\n"
+        f"[DATA]\ndatabases = ['small']\nsmall = {corpus}\nsmall.test_size = 25\n"
+        "target = 'gender'\nlabels = ['female', 'male']\n"
+        "[FEATS]\ntype = ['praat', 'mfcc']\n[MODEL]\ntype = 'xgb'\nn_estimators = 50\n"
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "sauti"), "run", str(ini), "-j2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    metrics = json.loads((tmp_path / "results/ini_exp/metrics.json").read_text())
+    assert metrics["test"]["uar"] > 0.6
+    converted = subprocess.run(
+        [str(Path(sys.executable).parent / "sauti"), "convert", str(ini)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert resolve(yaml.safe_load(converted), "x") == resolve(parse_ini(ini.read_text()), "x")
+
+
+def test_config_typo_stops_before_any_job_with_one_line(tmp_path, corpus):
+    cfg = experiment(corpus)
+    cfg["MODEL"]["C_vall"] = 2
+    result = snakemake(tmp_path, write(tmp_path, cfg))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    lines = [line for line in output.splitlines() if "C_vall" in line]
+    assert len(lines) == 1 and "did you mean 'C_val'" in lines[0] and "exp.yaml" in lines[0]
+    assert "Traceback" not in output
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_audio_fails_with_one_clear_line_and_no_output(tmp_path, corpus):
+    table = pd.read_csv(corpus)
+    table.loc[3, "file"] = str(tmp_path / "gone.wav")
+    bad = tmp_path / "bad.csv"
+    table.to_csv(bad, index=False)
+    cfg = experiment(corpus)
+    cfg["DATA"]["small"]["path"] = str(bad)
+    result = snakemake(tmp_path, write(tmp_path, cfg))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    line = f"DATA.small: 1 of {len(table)} audio files are missing, e.g. {tmp_path / 'gone.wav'}"
+    assert line in output and "skip_bad" in output
+    assert "Traceback" not in output
+    assert not list((tmp_path / "results" / "cache" / "samples").rglob("samples.parquet"))
+    cfg["DATA"]["skip_bad"] = True
+    run_ok(tmp_path, write(tmp_path, cfg))
+    assert (tmp_path / "results/exp/metrics.json").exists()
