@@ -428,7 +428,9 @@ def test_converted_ini_reads_back_identically(tmp_path):
 
 def test_config_readme_is_generated_from_the_schema():
     committed = (REPO / "config" / "README.md").read_text(encoding="utf-8")
-    assert committed == render(), "config/README.md is stale: run `sauti schema-doc > config/README.md`"
+    assert committed == render(), (
+        "config/README.md is stale: run `sauti schema-doc > config/README.md`"
+    )
 
 
 def test_config_readme_documents_every_default():

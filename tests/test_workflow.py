@@ -293,3 +293,49 @@ def test_missing_audio_fails_with_one_clear_line_and_no_output(tmp_path, corpus)
     cfg["DATA"]["skip_bad"] = True
     run_ok(tmp_path, write(tmp_path, cfg))
     assert (tmp_path / "results/exp/metrics.json").exists()
+
+
+def test_working_directory_stays_clean(done):
+    """Nkululeko defect 6: no scratch files in the working directory, only results/."""
+    workdir, _ = done
+    allowed = {"results", ".snakemake"}
+    stray = [p.name for p in workdir.iterdir() if p.name not in allowed and p.suffix != ".yaml"]
+    assert stray == []
+
+
+def test_killed_run_leaves_nothing_that_looks_done_and_resumes(tmp_path, corpus):
+    import os
+    import signal
+    import time
+
+    configfile = write(tmp_path, experiment(corpus, FEATS__type=["praat"]))
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(configfile),
+        "-j2",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    cache = tmp_path / "results" / "cache" / "features"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(cache.glob("*/shard-*.log")):
+        time.sleep(0.05)
+    time.sleep(0.5)  # extraction is under way
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert list(cache.glob("*/shard-*.log")), "the run was killed before feature extraction began"
+    assert not list(cache.glob("*/features.parquet")), "killed before the merge: no merged table"
+    for shard in cache.glob("*/shard-*.parquet"):
+        pd.read_parquet(shard)  # whatever is there under its final name is complete
+    # a hard kill leaves Snakemake's lock behind; a user unlocks once and re-runs
+    assert snakemake(tmp_path, configfile, "--unlock").returncode == 0
+    run_ok(tmp_path, configfile)
+    assert json.loads((tmp_path / "results/exp/metrics.json").read_text())["test"]["n"] > 0

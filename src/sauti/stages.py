@@ -152,6 +152,8 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
         )
     predictions = read_table(inputs["predictions"])
     first_run = predictions[predictions["run"] == 0].drop(columns=["run"])
+    # the contract's column order: file, start, end, speaker, truth, prediction, proba_*, split
+    first_run = first_run[[c for c in first_run.columns if c != "split"] + ["split"]]
     write_table(outputs["predictions"], first_run)
     write_json(outputs["metrics"], metrics)
     from .config import to_yaml
