@@ -214,7 +214,7 @@ def _summary(context, metrics, config, task, labels) -> dict[str, Any]:
     runs = metrics.get("runs") or {}
     chance = 1.0 / len(labels) if task == "classification" and labels else None
     splits = []
-    for split in ("test", "dev"):
+    for split in ("test", "dev", "test_per_speaker"):
         values = metrics.get(split)
         if not values:
             continue
@@ -230,8 +230,14 @@ def _summary(context, metrics, config, task, labels) -> dict[str, Any]:
             cards.append({"title": title, "value": fmt_metric(values[key]), "notes": notes})
         if cards:
             n = values.get("n")
+            per_speaker = split == "test_per_speaker"
             splits.append(
-                {"split": split, "n": _count(n) if n is not None else None, "cards": cards}
+                {
+                    "split": "test, one decision per speaker" if per_speaker else split,
+                    "n": _count(n) if n is not None else None,
+                    "unit": "speakers" if per_speaker else "samples",
+                    "cards": cards,
+                }
             )
     return {"facts": facts, "splits": splits}
 
