@@ -48,6 +48,7 @@ demo: setup demo-data
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/snakemake --lint --configfile config/config.yaml >/dev/null
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 

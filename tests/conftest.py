@@ -38,7 +38,15 @@ def demo_table(demo_dir) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def small_samples(demo_table) -> pd.DataFrame:
     """24 real recordings: 3 clips from each of 4 real and 4 synthetic speakers, both genders."""
-    speakers = ["allison", "carlo", "gcin_m", "gcin_f",
-                "espeak_en-us_f1", "espeak_en-us_m1", "espeak_de_f2", "espeak_de_m2"]
+    speakers = [
+        "allison",
+        "carlo",
+        "gcin_m",
+        "gcin_f",
+        "espeak_en-us_f1",
+        "espeak_en-us_m1",
+        "espeak_de_f2",
+        "espeak_de_m2",
+    ]
     rows = demo_table[demo_table["speaker"].isin(speakers)].groupby("speaker").head(3)
     return rows.reset_index(drop=True)

@@ -143,7 +143,9 @@ def _absolute(file: str, base: Path) -> str:
 def _seconds(column: pd.Series) -> pd.Series:
     if pd.api.types.is_timedelta64_dtype(column):
         return column.dt.total_seconds()
-    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):  # pandas 3 reads text as "str"
+    if column.dtype == object or pd.api.types.is_string_dtype(
+        column.dtype
+    ):  # pandas 3 reads text as "str"
         converted = pd.to_timedelta(column, errors="coerce")
         if converted.notna().sum() >= column.notna().sum():
             return converted.dt.total_seconds()
@@ -333,7 +335,9 @@ def _limit_per_speaker(data: pd.DataFrame, limit, seed: int) -> pd.DataFrame:
         return data
     _need_speaker(data, "DATA.samples_per_speaker")
     # not groupby().apply(): pandas >= 3 drops the grouping column ('speaker') from its result
-    picked = [g.sample(n=min(len(g), int(limit)), random_state=seed) for _, g in data.groupby("speaker")]
+    picked = [
+        g.sample(n=min(len(g), int(limit)), random_state=seed) for _, g in data.groupby("speaker")
+    ]
     return pd.concat(picked) if picked else data.iloc[:0]
 
 
