@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,36 +22,21 @@ from pathlib import Path
 
 import yaml
 
+from sauti import snakemake_cli
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run(workdir: Path, cfg: dict, jobs: int) -> tuple[float, dict, str]:
     configfile = workdir / "exp.yaml"
     configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
-        f"-j{jobs}",
-    ]
+    command = snakemake_cli.command(configfile, workdir, f"-j{jobs}")
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(result.stdout[-2000:] + result.stderr[-2000:])
-    text = result.stdout + result.stderr
-    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", text, re.S)
-    jobs_run = (
-        {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table.group(1), re.M)}
-        if table
-        else {}
-    )
+    jobs_run = snakemake_cli.job_counts(result.stdout + result.stderr)
     metrics = json.loads((workdir / "results" / cfg["EXP"]["name"] / "metrics.json").read_text())
     headline = metrics["test"].get("uar", metrics["test"].get("ccc"))
     return elapsed, jobs_run, f"{headline:.3f}"

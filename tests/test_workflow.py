@@ -8,7 +8,6 @@ stops with one clear line without leaving a result that looks finished.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sauti import snakemake_cli
 from sauti.config import parse_ini, resolve
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,19 +82,7 @@ def write(workdir: Path, cfg: dict, name: str = "exp.yaml") -> Path:
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
-        "-j2",
-        *args,
-    ]
+    command = snakemake_cli.command(configfile, workdir, "-j2", *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
@@ -103,13 +91,10 @@ def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
     result = snakemake(workdir, configfile, "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout + result.stderr
-    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", text, re.S)
-    if not table:
+    jobs = snakemake_cli.job_counts(text)
+    if not jobs:
         assert "Nothing to be done" in text, text
-        return {}
-    return {
-        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table.group(1), re.M)
-    }
+    return jobs
 
 
 def run_ok(workdir: Path, configfile: Path) -> None:
@@ -309,18 +294,7 @@ def test_killed_run_leaves_nothing_that_looks_done_and_resumes(tmp_path, corpus)
     import time
 
     configfile = write(tmp_path, experiment(corpus, FEATS__type=["praat"]))
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(configfile),
-        "-j2",
-    ]
+    command = snakemake_cli.command(configfile, tmp_path, "-j2")
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

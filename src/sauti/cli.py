@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, snakemake_cli
 from .config import ConfigError, read_file, resolve, to_yaml
 from .errors import SautiError
 from .paths import SNAKEFILE
@@ -108,18 +108,7 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
             f"the sauti workflow was not found at {SNAKEFILE}",
             hint="set SAUTI_WORKFLOW_DIR to the sauti checkout",
         )
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(Path.cwd()),
-        "--configfile",
-        str(configfile),
-        *snakemake_args,
-    ]
+    command = snakemake_cli.command(configfile, Path.cwd(), *snakemake_args)
     if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
         command += ["--cores", "all"]
     return subprocess.call(command)

@@ -1,0 +1,30 @@
+"""Building a Snakemake command line for sauti's workflow, and reading its job table.
+
+Shared by `sauti run`, the benchmarks and the workflow tests, so all of them run the workflow
+the same way (this interpreter, sauti's Snakefile, an explicit working directory).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from .paths import SNAKEFILE
+
+
+def command(configfile: str | Path, workdir: str | Path, *args: str) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
+        "--directory", str(workdir), "--configfile", str(configfile), *args,
+    ]  # fmt: skip
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> number of jobs from the "Job stats" table Snakemake prints (empty if none)."""
+    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", output, re.S)
+    if not table:
+        return {}
+    return {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table.group(1), re.M)
+    }
