@@ -86,6 +86,14 @@ class ExperimentPlan:
         return [*self.samples.values(), *self.features, self.split, self.train, self.evaluate]
 
 
+def _feature_options(kind: str, feats: dict) -> dict:
+    """The FEATS keys that change what feature type `kind` extracts (paths made absolute)."""
+    options = {k: feats[k] for k in FEATURE_OPTIONS[kind]}
+    if kind == "import" and options.get("import_file"):
+        options["import_file"] = os.path.abspath(options["import_file"])
+    return options
+
+
 def plan_experiment(cfg: dict) -> ExperimentPlan:
     """Build the keyed stage instances for one resolved experiment config."""
     exp, data, feats = cfg["EXP"], cfg["DATA"], cfg["FEATS"]
@@ -100,9 +108,7 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
         samples[name] = make_stage("samples", params)
     features = []
     for kind in feats["type"]:
-        options = {k: feats[k] for k in FEATURE_OPTIONS[kind]}
-        if kind == "import" and options.get("import_file"):
-            options["import_file"] = os.path.abspath(options["import_file"])
+        options = _feature_options(kind, feats)
         for name in data["databases"]:
             features.append(make_stage("features", {"type": kind, **options}, (samples[name],)))
     split = make_stage(
@@ -128,6 +134,8 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
             **{k: feats[k] for k in TRAIN_FEATS},
             "target": data["target"],
             "feature_types": feats["type"],
+            # what inference needs to extract the same features from new audio
+            "feature_options": {k: _feature_options(k, feats) for k in feats["type"]},
         },
         (split, *features),
     )

@@ -85,6 +85,7 @@ def train_runs(data: pd.DataFrame, features: pd.DataFrame, params: dict) -> dict
                 "labels": labels,
                 "feature_columns": list(features.columns),
                 "feature_types": params["feature_types"],
+                "feature_options": params.get("feature_options", {}),
                 "target": target,
                 "type": task,
                 "seed": seed,
