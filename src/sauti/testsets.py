@@ -1,0 +1,252 @@
+"""DATA.tests: evaluate an experiment's saved model on other labelled databases.
+
+Why a keyed stage of its own (rule `test`, key = train key + the test database's samples and
+feature keys + its selection): the extra databases reuse the ordinary samples and features
+rules, so their features are extracted once and shared with any experiment that trains on
+them, and a new test set never retrains anything. The stage uses only the saved bundle, through
+sauti.inference, so it runs exactly the training-time pipeline (same features and column order,
+same fitted scaler, same label set); Nkululeko's test module skipped the scaler (defect 3).
+
+Results: `<root>/cache/test/<key>/` (metrics.json with the evaluate stage's contract,
+predictions.parquet, a confusion-matrix or scatter plot), published by rule `test_results` to
+`<root>/<name>/tests/<db>/` and shown in the report.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .config import DB_NAME, ConfigError, _db_properties
+from .data import ID, _filter_length, _filter_rows, _prepare_target
+from .errors import SautiError
+from .fileio import read_json, read_table, write_json, write_table
+
+log = logging.getLogger("sauti.test")
+
+#: The per-database options that select a test database's samples (split options do not apply).
+SELECT_OPTIONS = ("mapping", "filter")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_databases(cfg: dict) -> dict[str, dict]:
+    """DATA.tests as {name: database spec with defaults}, in the listed order.
+
+    An entry that looks like a database name refers to its DATA key (validated by
+    sauti.config); any other entry is a path, named after its file stem.
+    """
+    data, source = cfg["DATA"], cfg.get("_source", "config")
+    out: dict[str, dict] = {}
+    for item in data.get("tests") or []:
+        if DB_NAME.fullmatch(item) and isinstance(data.get(item), dict):
+            name, spec = item, data[item]
+        else:
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(item.rstrip("/")).stem) or "test"
+            if not name[0].isalpha():
+                name = f"test_{name}"
+            spec = {"path": item}
+            for key, keyspec in _db_properties().items():
+                if "default" in keyspec:
+                    spec.setdefault(key, copy.deepcopy(keyspec["default"]))
+        if name in out:
+            raise ConfigError(
+                f"{source}: [DATA] tests holds two databases named '{name}'",
+                hint="define them in DATA under different names and list those names",
+            )
+        out[name] = spec
+    return out
+
+
+def plan_tests(cfg: dict, train) -> dict:
+    """One keyed `test` stage per DATA.tests database (upstream: train, samples, features)."""
+    from .plan import _feature_options, make_stage, samples_stage
+
+    exp, data, feats = cfg["EXP"], cfg["DATA"], cfg["FEATS"]
+    tests = {}
+    for name, spec in test_databases(cfg).items():
+        samples = samples_stage(name, spec, data)
+        features = [
+            make_stage("features", {"type": kind, **_feature_options(kind, feats)}, (samples,))
+            for kind in feats["type"]
+        ]
+        params = {
+            "name": name,
+            "experiment": exp["name"],
+            "target": data["target"],
+            "labels": data["labels"],
+            "type": exp["type"],
+            "min_length": data["min_length"],
+            "max_length": data["max_length"],
+            **{k: spec.get(k) for k in SELECT_OPTIONS},
+            "PLOT": {"format": cfg["PLOT"]["format"], "title": cfg["PLOT"]["title"]},
+        }
+        tests[name] = make_stage("test", params, (train, samples, *features))
+    return tests
+
+
+class TestInputs:
+    """Input functions of the rules `test` and `test_results` (the Snakefile stays declarative)."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def test(self, w) -> dict:
+        reg = self.registry
+        train, samples, *features = reg.stage("test", w.key).upstream
+        return {
+            "model": reg.path("train", train.key, "model.joblib"),
+            "samples": reg.path("samples", samples.key),
+            "features": [reg.path("features", f.key) for f in features],
+        }
+
+    def results(self, w) -> dict:
+        reg = self.registry
+        key = reg.plan(w.name).tests[w.db].key
+        return {
+            "metrics": reg.path("test", key, "metrics.json"),
+            "predictions": reg.path("test", key, "predictions.parquet"),
+            "images": reg.path("test", key, "images.json"),
+        }
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def select_test_data(table: pd.DataFrame, params: dict, labels) -> pd.DataFrame:
+    """The test database's rows with the experiment's selection: its own filter and mapping,
+    then DATA.labels and min/max_length; labels the model never saw are an error."""
+    name = params["name"]
+    table = _filter_rows(name, table, params.get("filter") or [])
+    table = _prepare_target(name, table, params, params.get("mapping") or {})
+    target = params["target"]
+    if params["type"] == "classification" and params["labels"] != "all":
+        wanted = {str(label) for label in params["labels"]}
+        table = table[table[target].isin(wanted)]
+    table = _filter_length(table, params)
+    if table.empty:
+        raise SautiError(
+            f"DATA.tests: database '{name}' has no samples left after the label, filter and length selection",
+            hint="check DATA.labels, min/max_length and its filter",
+        )
+    if params["type"] == "classification":
+        unseen = sorted(set(table[target]) - set(labels))
+        if unseen:
+            raise SautiError(
+                f"DATA.tests: database '{name}' has labels the model never saw: {unseen} "
+                f"(it knows {', '.join(labels)})",
+                hint=f"map them with DATA.{name}.mapping or drop them with DATA.{name}.filter",
+            )
+    return table.sort_values(ID, kind="stable").reset_index(drop=True)
+
+
+def evaluate_bundle(bundle: dict, data: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Predictions of the saved pipeline for labelled `data` rows (features in the same order):
+    file, start, end, speaker, truth, prediction, proba_<label>..."""
+    from .inference import predict_features, prediction_table
+
+    speakers = data["speaker"] if "speaker" in data.columns else None
+    pred, proba = predict_features(bundle, features.reset_index(drop=True), speakers)
+    table = prediction_table(data, pred, proba, bundle["labels"])
+    table.insert(
+        3, "speaker", data["speaker"].astype(str).to_numpy() if speakers is not None else "unknown"
+    )
+    table.insert(4, "truth", data[bundle["target"]].to_numpy())
+    return table
+
+
+def test_stage(
+    model_path: str, samples_path: str, feature_paths: list[str], params: dict, out_dir: str
+) -> dict:
+    """Evaluate the bundle at `model_path` on one test database; write metrics, predictions, plot."""
+    from . import plots  # matplotlib: imported by the job, not when the DAG is built
+    from .evaluation import scores
+    from .inference import load_bundle
+    from .stages import feature_matrix
+
+    bundle = load_bundle(model_path)
+    task, labels = bundle["type"], bundle["labels"]
+    data = select_test_data(read_table(samples_path), params, labels)
+    features = feature_matrix(data, feature_paths, bundle["feature_types"])
+    predictions = evaluate_bundle(bundle, data, features)
+    metrics = {
+        "target": bundle["target"],
+        "type": task,
+        "labels": labels,
+        "database": params["name"],
+        "test": scores(predictions, task, labels),
+    }
+    out = Path(out_dir)
+    title = f"{params['PLOT'].get('title') or params['experiment']}: test on {params['name']}"
+    fmt = params["PLOT"]["format"]
+    if task == "classification":
+        path = plots.confusion_matrix_plot(
+            metrics["test"]["confusion"],
+            labels,
+            out / f"confusion.{fmt}",
+            f"{title}\nUAR {metrics['test']['uar']:.3f}",
+            fmt,
+        )
+        caption = f"Confusion matrix on test database {params['name']}: counts and row percentages."
+    else:
+        path = plots.regression_scatter_plot(
+            predictions["truth"].astype(float),
+            predictions["prediction"].astype(float),
+            out / f"scatter.{fmt}",
+            f"{title}\nPCC {metrics['test']['pcc']:.3f}",
+            fmt,
+        )
+        caption = f"Prediction against truth on test database {params['name']}; dashed: identity."
+    write_table(out / "predictions.parquet", predictions)
+    write_json(out / "images.json", [{"file": path.name, "caption": caption}])
+    write_json(out / "metrics.json", metrics)
+    log.info("test on %s: %s", params["name"], summary_line(metrics))
+    return metrics
+
+
+def publish_test(inputs: dict, outputs: dict) -> None:
+    """Copy one test database's cached results to <root>/<name>/tests/<db>/ (CSV predictions)."""
+    source = Path(inputs["metrics"]).parent
+    folder = Path(outputs["metrics"]).parent
+    images = []
+    for image in read_json(inputs["images"]):
+        shutil.copy2(source / image["file"], folder / image["file"])
+        images.append(image)
+    write_table(outputs["predictions"], read_table(inputs["predictions"]))
+    write_json(outputs["images"], images)
+    write_json(outputs["metrics"], read_json(inputs["metrics"]))
+
+
+def published_results(metrics_paths) -> list[dict]:
+    """The report's view of the published test results: name, metrics, image paths + captions."""
+    if isinstance(metrics_paths, str):
+        metrics_paths = [metrics_paths]
+    results = []
+    for path in metrics_paths or []:
+        folder = Path(path).parent
+        metrics = read_json(path)
+        images = [
+            {"path": str(folder / image["file"]), "caption": image["caption"]}
+            for image in read_json(folder / "images.json")
+        ]
+        results.append(
+            {"name": metrics.get("database", folder.name), "metrics": metrics, "images": images}
+        )
+    return results
+
+
+def summary_line(metrics: dict) -> str:
+    """One line of headline numbers, e.g. "UAR 0.912, accuracy 0.920, macro-F1 0.915 (n=40)"."""
+    test = metrics["test"]
+    names = (
+        {"uar": "UAR", "accuracy": "accuracy", "f1_macro": "macro-F1"}
+        if metrics["type"] == "classification"
+        else {"ccc": "CCC", "pcc": "PCC", "mae": "MAE"}
+    )
+    return ", ".join(f"{name} {test[k]:.3f}" for k, name in names.items()) + f" (n={test['n']})"
