@@ -9,8 +9,8 @@ rule samples:
     conda:
         "../../envs/sauti.yaml"
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=REG.mem_mb("samples"),
+        runtime=REG.runtime("samples"),
     params:
         cfg=REG.params("samples"),
     script:
@@ -28,8 +28,8 @@ rule split:
     conda:
         "../../envs/sauti.yaml"
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=REG.mem_mb("split"),
+        runtime=REG.runtime("split"),
     params:
         cfg=REG.params("split"),
         names=REG.split_names,

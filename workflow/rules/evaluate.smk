@@ -10,8 +10,8 @@ rule evaluate:
     conda:
         "../../envs/sauti.yaml"
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=REG.mem_mb("evaluate"),
+        runtime=REG.runtime("evaluate"),
     params:
         cfg=REG.params("evaluate"),
     script:

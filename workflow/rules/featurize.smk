@@ -10,8 +10,8 @@ rule features_shard:
         "../../envs/sauti.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=120,
+        mem_mb=REG.mem_mb("features_shard"),
+        runtime=REG.runtime("features_shard"),
     params:
         cfg=REG.params("features"),
     script:
@@ -30,7 +30,7 @@ rule features:
     conda:
         "../../envs/sauti.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=REG.mem_mb("features"),
+        runtime=REG.runtime("features"),
     script:
         "../scripts/features_merge.py"

@@ -12,8 +12,8 @@ rule train:
         "../../envs/sauti.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=REG.mem_mb("train"),
+        runtime=REG.runtime("train"),
     params:
         cfg=REG.params("train"),
     script:

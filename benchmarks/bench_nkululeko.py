@@ -1,0 +1,291 @@
+"""Benchmark: sauti against Nkululeko 1.14.1 on the same experiments, on this machine.
+
+    .venv/bin/python benchmarks/bench_nkululeko.py [--corpora demo large] [--models svm xgb]
+    (or `make benchmark-nkululeko`, which also builds the large corpus)
+
+Installs Nkululeko 1.14.1 into its own venv (benchmarks/.nkululeko-venv, git-ignored): first
+the CPU torch wheel from /opt/wheels (NKULULEKO_TORCH_WHEEL overrides), because Nkululeko's
+dependency `accelerate` needs torch and pip would otherwise pull the CUDA build, then
+`nkululeko==1.14.1` with its declared dependencies. torchaudio is only in Nkululeko's `torch`
+extra and the os + svm/xgb path never imports it (the script checks and reports this).
+
+The same experiment for both tools: the same train and test CSVs (a seeded speaker split,
+stratified by gender, 25 % of the speakers in test), openSMILE eGeMAPSv02 functionals,
+standard scaling, then svm (C_val 1, rbf) or xgb (100 trees, depth 6). Per corpus and model,
+each tool gets a fresh working directory and runs three times: first run; a MODEL key changed
+(svm C_val 1 -> 10, xgb n_estimators 100 -> 200); reverted. Test UAR is computed the same way
+for both, from their prediction files. Writes benchmarks/results/nkululeko.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sauti import snakemake_cli
+
+REPO = Path(__file__).resolve().parents[1]
+VERSION = "1.14.1"
+TORCH_WHEEL = os.environ.get(
+    "NKULULEKO_TORCH_WHEEL", "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+)
+CORPORA = {
+    "demo": REPO / "data" / "demo" / "demo.csv",
+    "large": REPO / "data" / "large" / "large.csv",
+}
+#: model -> (its settings, the MODEL key changed in the second run and its new value)
+MODELS = {
+    "svm": ({"type": "svm", "C_val": 1.0, "kernel": "rbf"}, ("C_val", 10.0)),
+    "xgb": ({"type": "xgb", "n_estimators": 100, "max_depth": 6}, ("n_estimators", 200)),
+}
+STEPS = ("first run", "MODEL key changed", "reverted")
+
+
+# --------------------------------------------------------------------------- Nkululeko venv
+
+
+def nkululeko_venv(venv: Path) -> tuple[Path, float]:
+    """The venv's python, installing Nkululeko first if needed; returns (python, install s)."""
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import importlib.metadata as m; print(m.version('nkululeko'))"]
+    if python.exists():
+        found = subprocess.run(check, capture_output=True, text=True)
+        if found.returncode == 0 and found.stdout.strip() == VERSION:
+            return python, 0.0
+    if not Path(TORCH_WHEEL).exists():
+        sys.exit(
+            f"the CPU torch wheel {TORCH_WHEEL} is missing; set NKULULEKO_TORCH_WHEEL to a "
+            "CPU torch wheel for this Python (without it pip pulls CUDA torch for accelerate)"
+        )
+    started = time.perf_counter()
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    print(f"installing Nkululeko {VERSION} into {venv} (torch from {TORCH_WHEEL}) ...", flush=True)
+    with open(venv / "install.log", "w") as log:  # pip is chatty about unused indexes
+        for target in (TORCH_WHEEL, f"nkululeko=={VERSION}"):
+            if subprocess.run([*pip, target], stdout=log, stderr=log).returncode:
+                sys.exit(f"pip install {target} failed; see {venv / 'install.log'}")
+    return python, time.perf_counter() - started
+
+
+def nkululeko_imports(python: Path) -> str:
+    """What the os + svm/xgb code path of Nkululeko imports (torch? torchaudio?), and its cost."""
+    code = (
+        "import sys, time; t = time.perf_counter(); import nkululeko.experiment, "
+        "nkululeko.models.model_svm, nkululeko.models.model_xgb, "
+        "nkululeko.feat_extract.feats_opensmile; "
+        "print(f'{time.perf_counter() - t:.2f}', *[m for m in ('torch', 'torchaudio', "
+        "'transformers') if m in sys.modules])"
+    )
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    seconds, *modules = out.stdout.split()
+    return f"import {seconds} s; loads {', '.join(modules) or 'no torch'}; torchaudio not needed"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def speaker_split(csv: Path, out: Path, test_share: float = 0.25, seed: int = 42) -> dict:
+    """Seeded speaker split, stratified by gender; absolute paths. -> {'train': csv, 'test': csv}"""
+    table = pd.read_csv(csv)
+    table["file"] = [str((csv.parent / f).resolve()) for f in table["file"]]
+    rng = np.random.default_rng(seed)
+    test = []
+    for _, group in table.groupby("gender"):
+        speakers = sorted(group["speaker"].unique())
+        test += list(rng.choice(speakers, max(1, round(len(speakers) * test_share)), replace=False))
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for part, rows in (
+        ("train", ~table["speaker"].isin(test)),
+        ("test", table["speaker"].isin(test)),
+    ):
+        paths[part] = out / f"{part}.csv"
+        table[rows].to_csv(paths[part], index=False)
+    return paths
+
+
+def uar(truth: pd.Series, prediction: pd.Series) -> float:
+    """Unweighted average recall over the labels in the truth (the same code for both tools)."""
+    return float(
+        np.mean([(prediction[truth == label] == label).mean() for label in truth.unique()])
+    )
+
+
+# --------------------------------------------------------------------------- the two tools
+
+
+def run_sauti(workdir: Path, split: dict, model: dict, jobs: int) -> tuple[float, float, str]:
+    cfg = {
+        "EXP": {"name": "bench"},
+        "DATA": {
+            "databases": ["train", "test"],
+            "train": {"path": str(split["train"]), "split_strategy": "train"},
+            "test": {"path": str(split["test"]), "split_strategy": "test"},
+            "target": "gender",
+            "labels": ["female", "male"],
+        },
+        "FEATS": {"type": ["os"], "set": "eGeMAPSv02", "scale": "standard"},
+        "MODEL": model,
+    }
+    configfile = workdir / "exp.yaml"
+    configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    command = snakemake_cli.command(configfile, workdir, f"-j{jobs}")
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"sauti failed in {workdir}:\n{result.stderr[-3000:]}")
+    ran = snakemake_cli.job_counts(result.stdout + result.stderr)
+    done = ", ".join(f"{k} {v}" for k, v in ran.items() if k != "all") or "nothing"
+    predictions = pd.read_csv(workdir / "results" / "bench" / "predictions.csv")
+    test = predictions[predictions["split"] == "test"]
+    return elapsed, uar(test["truth"].astype(str), test["prediction"].astype(str)), done
+
+
+def run_nkululeko(
+    python: Path, workdir: Path, split: dict, model: dict
+) -> tuple[float, float, str]:
+    model_lines = "\n".join(f"{k} = {v}" for k, v in model.items())
+    databases = "\n".join(
+        f"{part} = {path}\n{part}.type = csv\n{part}.absolute_path = True\n"
+        f"{part}.split_strategy = {part}"
+        for part, path in split.items()
+    )
+    (workdir / "exp.ini").write_text(
+        f"[EXP]\nroot = {workdir}/\nname = bench\n"
+        f"[DATA]\ndatabases = ['train', 'test']\n{databases}\n"
+        "target = gender\nlabels = ['female', 'male']\n"
+        "[FEATS]\ntype = ['os']\nset = eGeMAPSv02\nscale = standard\n"
+        f"[MODEL]\n{model_lines}\n",
+        encoding="utf-8",
+    )
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(python), "-m", "nkululeko.nkululeko", "--config", "exp.ini"],
+        cwd=workdir,  # it writes scratch files into the working directory
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    output = result.stdout + result.stderr
+    if result.returncode != 0 or "DONE" not in output:
+        sys.exit(f"Nkululeko failed in {workdir}:\n{output[-3000:]}")
+    extracted = "Extracting OpenSMILE" in output
+    done = ("features + " if extracted else "cached features, ") + "train + report"
+    # this run's predictions: the newest file (its name encodes the MODEL keys)
+    pred = max(
+        (workdir / "bench" / "results" / "run_0").glob("pred_gender_*.csv"),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
+    table = pd.read_csv(pred)
+    return elapsed, uar(table["truth"].astype(str), table["predicted"].astype(str)), done
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each sequence N times, report the fastest"
+    )
+    parser.add_argument("--venv", type=Path, default=REPO / "benchmarks" / ".nkululeko-venv")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "nkululeko.md"
+    )
+    args = parser.parse_args()
+    python, install_s = nkululeko_venv(args.venv)
+    imports = nkululeko_imports(python)
+    rows, notes = [], []
+    with tempfile.TemporaryDirectory(prefix="sauti-vs-nkululeko-") as tmp:
+        tmp = Path(tmp)
+        noop = None
+        for corpus in args.corpora:
+            csv = CORPORA[corpus]
+            if not csv.exists():
+                sys.exit(f"{csv} is missing: run `make benchmark-nkululeko` (it builds it)")
+            split = speaker_split(csv, tmp / corpus / "split")
+            n_files = sum(len(pd.read_csv(p)) for p in split.values())
+            for name in args.models:
+                model, (key, value) = MODELS[name]
+                runs = {"sauti": [], "Nkululeko": []}
+                for repeat in range(args.repeat):  # tools alternate, so both see the same load
+                    for tool in runs:
+                        workdir = tmp / corpus / name / f"{tool}-{repeat}"
+                        workdir.mkdir(parents=True)
+                        for i, settings in enumerate((model, {**model, key: value}, model)):
+                            if tool == "sauti":
+                                result = run_sauti(workdir, split, settings, args.jobs)
+                            else:
+                                result = run_nkululeko(python, workdir, split, settings)
+                            print(
+                                f"{corpus} {name} {tool} {STEPS[i]}: {result[0]:.1f} s, UAR {result[1]:.3f}"
+                            )
+                            if repeat == 0:
+                                runs[tool].append(result)
+                            elif result[0] < runs[tool][i][0]:  # keep the fastest repeat
+                                runs[tool][i] = result
+                        if tool == "sauti" and noop is None:  # snakemake start-up + DAG, no job
+                            noop = run_sauti(workdir, split, model, args.jobs)[0]
+                for tool, results in runs.items():
+                    times = " | ".join(f"{r[0]:.1f}" for r in results)
+                    uars = "/".join(f"{r[1]:.3f}" for r in results[:2])
+                    rows.append(f"| {corpus} ({n_files}) | {name} | {tool} | {times} | {uars} |")
+                    notes.append(
+                        f"- {corpus} {name} {tool}: "
+                        + "; ".join(f"{s}: {r[2]}" for s, r in zip(STEPS, results, strict=True))
+                    )
+                s, n = runs["sauti"], runs["Nkululeko"]
+                rows.append(
+                    f"| | | *sauti / Nkululeko* | *{s[0][0] / n[0][0]:.2f}* | "
+                    f"*{s[1][0] / n[1][0]:.2f}* | *{s[2][0] / n[2][0]:.2f}* | |"
+                )
+    load = os.getloadavg()[0]
+    header = [
+        "# sauti vs Nkululeko (os eGeMAPSv02 + standard scaling + svm / xgb, gender)",
+        "",
+        f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+        f"load average {load:.1f} at the end · {time.strftime('%Y-%m-%d %H:%M')} · "
+        f"sauti -j{args.jobs} · Nkululeko {VERSION} ({imports}"
+        + (f"; installed in {install_s:.0f} s" if install_s else "")
+        + ")",
+        "",
+        f"Wall times in seconds (fastest of {args.repeat}), each tool in a fresh working "
+        "directory per repeat; the second run changes "
+        "one MODEL key (svm C_val 1 -> 10, xgb n_estimators 100 -> 200), the third reverts it. "
+        "UAR on the same test speakers (first run / changed run).",
+        "",
+        "| corpus (files) | model | tool | first run | MODEL key changed | reverted | test UAR |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    footer = [
+        "",
+        f"sauti with nothing to do (Snakemake start-up + DAG): {noop:.1f} s.",
+        "",
+        "What each run did:",
+        "",
+        *notes,
+    ]
+    text = "\n".join(header + rows + footer) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
