@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= data/demo
 JOBS ?= 2
 APT_PACKAGES := sox libsox-fmt-all espeak-ng
+# the web-demo test drives a headless Chromium (tests/test_inference.py)
+test: APT_PACKAGES += chromium chromium-driver
 
-.PHONY: setup system-deps venv demo-data demo test lint format benchmark clean
+.PHONY: setup system-deps venv demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko
 
 setup: system-deps venv
 
@@ -36,6 +38,8 @@ $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "sauti needs Python >= 3.10 (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	# silero-vad ships its ONNX model; sauti runs it with onnxruntime, so skip its torch dependency
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "silero-vad>=6"
 	@touch $@
 
 demo-data: system-deps
@@ -53,10 +57,21 @@ lint: venv
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 test: setup demo-data lint
-	SAUTI_DEMO_DIR=$(DEMO_DIR) $(BIN)/pytest -q
+	SAUTI_DEMO_DIR=$(DEMO_DIR) $(BIN)/pytest -q -rs  # -rs: say why a test was skipped (SLURM)
 
 benchmark: setup demo-data
 	$(BIN)/python benchmarks/bench_rerun.py
+
+# Scale-out benchmarks (not part of `make test`): shard speed-up, DAG size, sauti vs Nkululeko.
+benchmark-shards: setup demo-data
+	$(BIN)/python benchmarks/bench_shards.py
+
+benchmark-dag: venv
+	$(BIN)/python benchmarks/dag_scale.py
+
+benchmark-nkululeko: setup demo-data
+	bash resources/demo/build_large_corpus.sh data/large
+	$(BIN)/python benchmarks/bench_nkululeko.py
 
 format: venv
 	$(BIN)/ruff format src tests benchmarks

@@ -460,10 +460,15 @@ SHIPPED = [REPO / "config" / "config.yaml", *sorted((REPO / "config" / "examples
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_shipped_configs_resolve(path):
-    cfg = resolve(read_file(path), str(path))
-    assert cfg["EXP"]["name"]
-    assert cfg["DATA"]["databases"]
+def test_shipped_configs_resolve(path, monkeypatch):
+    from sauti.compose import expand
+
+    monkeypatch.chdir(REPO)  # ensembles list their members relative to the checkout
+    configs = expand(read_file(path), str(path)).configs  # grids, ensembles: all experiments
+    assert configs
+    for cfg in configs:
+        assert cfg["EXP"]["name"]
+        assert cfg["DATA"]["databases"]
 
 
 def test_shipped_examples_exist():

@@ -37,6 +37,7 @@ def test_bias_check_flags_a_confound_and_not_an_independent_column(table):
     assert result.loc["loudness", "test"] == "Kruskal-Wallis" and result.loc["loudness", "flagged"]
     assert not result.loc["noise", "flagged"]
     assert "file" not in result.index and "split" not in result.index
+    assert "speaker" not in result.index  # speaker-level targets always "depend" on the speaker
 
 
 def test_numeric_target_uses_correlation(table):

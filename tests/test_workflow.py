@@ -136,6 +136,9 @@ def test_full_run_writes_the_user_facing_results(done):
     assert (exp / "images" / "confusion_test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (exp / "report.html").read_text()
     assert "data:image/png;base64," in report and f"{test['uar']:.3f}" in report
+    assert (
+        "Exploration and bias check" in report and "Cramér" in report
+    )  # EXPL.bias is on by default
     resolved = yaml.safe_load((exp / "config.yaml").read_text())
     assert (
         resolved["MODEL"]["batch_size"] == 8
@@ -168,7 +171,7 @@ def test_split_key_reruns_split_but_not_features(done):
     jobs = planned_jobs(
         workdir, write(workdir, experiment(corpus, DATA__small__test_size=40), "t40.yaml")
     )
-    assert set(jobs) == {"split", "train", "evaluate", "report", "all"}
+    assert set(jobs) == {"split", "explore", "train", "evaluate", "report", "all"}
 
 
 def test_revert_reuses_old_results(done):

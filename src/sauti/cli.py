@@ -4,6 +4,8 @@
     sauti convert exp.ini > exp.yaml
     sauti check exp.ini
     sauti schema-doc > config/README.md
+    sauti demo | test | export ...   (using a trained model: see sauti.model_cli)
+    sauti ensemble a.ini b.yaml --method max_class [--threshold 1.0] [--name NAME] [-j8 ...]
 
 `run` validates every file first (errors name the original file), writes the resolved configs
 as YAML into <root>/.configs/ and hands them to Snakemake in one invocation, so experiments that
@@ -18,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__, snakemake_cli
+from . import __version__, compose, model_cli, snakemake_cli
 from .config import ConfigError, read_file, resolve, to_yaml
 from .errors import SautiError
 from .paths import SNAKEFILE
@@ -36,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate experiment files and print their stage keys")
     check.add_argument("configs", nargs="+")
     sub.add_parser("schema-doc", help="print config/README.md generated from the schema")
+    model_cli.add_commands(sub)
+    compose.add_ensemble_command(sub)
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "test", "ensemble"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "run":
@@ -47,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check":
             return check_files(args.configs)
+        if args.command == "ensemble":
+            return compose.ensemble_command(args, extra)
+        if args.command in model_cli.COMMANDS:
+            return model_cli.run_command(args, extra)
         from .schema_doc import render
 
         sys.stdout.write(render())
@@ -77,6 +85,8 @@ def check_files(files: list[str]) -> int:
     registry = registry_from_files(files)
     for plan in registry.plans:
         print(f"{plan.name}: " + ", ".join(f"{s.stage}={s.key}" for s in plan.stages()))
+    for line in registry.composite.describe():  # ensembles, OPTIM, grids, multidb
+        print(line)
     return 0
 
 
@@ -86,13 +96,11 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
     for path in files:
         raw = read_file(path)
         raw["_source"] = str(path)
-        cfg = resolve(raw, str(path))
-        folder = Path(cfg["EXP"]["root"]) / ".configs"
+        cfg, name, root = compose.runnable(raw, str(path))  # lists, grids, ensembles too
+        folder = Path(root) / ".configs"
         folder.mkdir(parents=True, exist_ok=True)
         text = to_yaml(cfg)
-        target = (
-            folder / f"{cfg['EXP']['name']}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
-        )
+        target = folder / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
         if not target.exists():
             target.write_text(text, encoding="utf-8")
         written.append(target)

@@ -12,6 +12,7 @@ import ast
 import configparser
 import copy
 import difflib
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def normalise(raw: dict) -> dict:
         dbs = data.get("databases")
         if isinstance(dbs, str):
             data["databases"] = dbs = [dbs]
-        names = set(dbs) if isinstance(dbs, list) else set()
+        names = set(database_keys(data))
         for key in list(data):
             if "." in key and key.split(".", 1)[0] in names:
                 db, option = key.split(".", 1)
@@ -124,6 +125,10 @@ def normalise(raw: dict) -> dict:
         for name in names:
             if isinstance(data.get(name), str):
                 data[name] = {"path": data[name]}
+    if isinstance(cfg.get("OPTIM"), dict):  # Nkululeko writes [OPTIM] C_val = [...] flat
+        from .optim import normalise_section
+
+        cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
     return cfg
 
 
@@ -141,8 +146,17 @@ def resolve(raw: dict, source: str = "config") -> dict:
     _check_schema(cfg, source)
     _fill_defaults(cfg)
     _check_databases(cfg, source)
+    _check_augmentations(cfg, source)
     cfg["_source"] = source
     return cfg
+
+
+def _check_augmentations(cfg: dict, source: str) -> None:
+    """AUGMENT.augmentations: known types and parameters (did-you-mean), every default filled."""
+    from .augment import resolve_augmentations
+
+    section = cfg["AUGMENT"]
+    section["augmentations"] = resolve_augmentations(section["augmentations"], source)
 
 
 def _check_unknown(cfg: dict, source: str) -> None:
@@ -155,9 +169,10 @@ def _check_unknown(cfg: dict, source: str) -> None:
             if section != "_source":
                 raise ConfigError(f"{source}: [{section}] must be a section of keys, got {body!r}")
             continue
+        if "properties" not in props[section]:
+            continue  # a free-form mapping (GRID): the schema checks its keys and values
         known = props[section].get("properties", {})
-        databases = body.get("databases") if section == "DATA" else None
-        databases = databases if isinstance(databases, list) else []
+        databases = database_keys(body) if section == "DATA" else []
         for key in body:
             if section == "DATA" and key in databases:
                 _check_database_options(key, body[key], source)
@@ -165,7 +180,7 @@ def _check_unknown(cfg: dict, source: str) -> None:
             if key not in known:
                 if section == "DATA" and not _suggest(key, list(known)):
                     raise ConfigError(
-                        f"{source}: [DATA] unknown key '{key}' (a database must also be listed in DATA.databases)"
+                        f"{source}: [DATA] unknown key '{key}' (a database must also be listed in DATA.databases or DATA.tests)"
                     )
                 raise ConfigError(
                     f"{source}: [{section}] unknown key '{key}'"
@@ -284,7 +299,7 @@ def _fill_defaults(cfg: dict) -> None:
             if "default" in keyspec and key not in body:
                 body[key] = copy.deepcopy(keyspec["default"])
     db_props = _db_properties()
-    for name in cfg["DATA"]["databases"]:
+    for name in database_keys(cfg["DATA"]):
         spec = cfg["DATA"].get(name)
         if isinstance(spec, dict):
             for key, keyspec in db_props.items():
@@ -302,6 +317,27 @@ def _check_databases(cfg: dict, source: str) -> None:
             )
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: [DATA] databases lists a name twice: {names}")
+    for name in database_keys(data)[len(names) :]:
+        if name not in data:
+            raise ConfigError(
+                f"{source}: [DATA] tests names database '{name}' but there is no key '{name}' giving its path",
+                hint="add it like the training databases, or give a path (containing / or .) instead",
+            )
+
+
+#: A DATA.tests entry of this form names a database defined in DATA; anything else is a path.
+DB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def database_keys(data: dict) -> list[str]:
+    """Names whose DATA keys define databases: `databases`, then DATA.tests entries given by name."""
+    dbs = data.get("databases")
+    names = list(dbs) if isinstance(dbs, list) else []
+    tests = data.get("tests")
+    for item in tests if isinstance(tests, list) else []:
+        if isinstance(item, str) and DB_NAME.fullmatch(item) and item not in names + DATA_RESERVED:
+            names.append(item)
+    return names
 
 
 def _suggest(word: str, options) -> str:

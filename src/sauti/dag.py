@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ConfigError, load_experiments, read_file
+from . import scaling
+from .compose import Composite, expand, expand_files
+from .config import ConfigError
 from .plan import ExperimentPlan, Stage, plan_experiment
 
 #: The files each keyed stage writes into its folder (first = the one downstream rules read).
@@ -20,6 +22,8 @@ OUTPUTS = {
     "split": "split.parquet",
     "train": "predictions.parquet",
     "evaluate": "metrics.json",
+    "augment": "samples.parquet",
+    "explore": "explore.json",
 }
 
 
@@ -29,13 +33,23 @@ class Registry:
     plans: list[ExperimentPlan]
     stages: dict = field(default_factory=dict)  # (stage, key) -> Stage
     shards: dict = field(default_factory=dict)  # features key -> number of shards
+    rows: dict = field(default_factory=dict)  # samples key -> rows counted (auto shards, runtime)
+    composite: object = None  # sauti.compose.Composite: ensembles, grids, multidb, optim
 
     def __post_init__(self):
         for plan in self.plans:
             for stage in plan.stages():
                 self.stages.setdefault((stage.stage, stage.key), stage)
-            for stage in plan.features:
-                self.shards.setdefault(stage.key, int(plan.config["EXP"]["shards"]))
+            for stage in (s for s in plan.stages() if s.stage == "features"):
+                if stage.key not in self.shards:
+                    setting = plan.config["EXP"]["shards"]
+                    self.shards[stage.key] = (
+                        scaling.auto_shards(self.count_rows(stage.upstream[0]))
+                        if setting == "auto"
+                        else int(setting)
+                    )
+        if self.composite is not None:
+            self.composite.attach(self)
 
     # paths -------------------------------------------------------------------------------
     def path(self, stage: str, key: str, name: str | None = None) -> str:
@@ -67,8 +81,44 @@ class Registry:
         n = self.shards[w.key]
         return [self.path("features", w.key, f"shard-{i}-of-{n}.parquet") for i in range(n)]
 
+    # cluster resources (sauti.scaling) -------------------------------------------------
+    def count_rows(self, stage: Stage) -> int | None:
+        """Rows of the table a features stage reads, without reading audio: a database's rows
+        (counted once per samples key), or for a derived table (augment) the rows of the
+        databases it comes from times its copies: an upper bound, but fixed by the config,
+        which is what a shard count needs. None when nothing can be counted."""
+        if stage.stage == "samples":
+            if stage.key not in self.rows:
+                self.rows[stage.key] = scaling.count_rows(stage.params)
+            return self.rows[stage.key]
+        counts = [self.count_rows(u) for u in stage.upstream if u.stage in ("samples", "split")]
+        known = [c for c in counts if c is not None]
+        return sum(known) * int(stage.params.get("copies") or 1) if known else None
+
+    def mem_mb(self, rule: str):
+        """mem_mb for `rule`'s jobs: grows with the size of their input files and with the
+        attempt, so `--retries` resubmits a job killed for memory with twice as much."""
+
+        def mem_mb(wildcards, input, attempt):
+            return scaling.mem_mb(rule, input.size_mb, attempt)
+
+        return mem_mb
+
+    def runtime(self, rule: str):
+        """runtime (minutes) for `rule`'s jobs; shard jobs get time per sample they extract."""
+
+        def runtime(wildcards, attempt):
+            samples = 0
+            if rule == "features_shard":
+                source = self.stage("features", wildcards.key).upstream[0]
+                samples = -(-(self.count_rows(source) or 0) // int(wildcards.n))
+            return scaling.runtime(rule, samples, attempt)
+
+        return runtime
+
     def features_samples(self, w) -> str:
-        return self.path("samples", self.upstream("features", w.key, "samples")[0].key)
+        source = self.stage("features", w.key).upstream[0]  # a database's or an augment table
+        return self.path(source.stage, source.key)
 
     def split_samples(self, w) -> list[str]:
         return [self.path("samples", u.key) for u in self.upstream("split", w.key, "samples")]
@@ -77,12 +127,24 @@ class Registry:
         return [u.params["name"] for u in self.upstream("split", w.key, "samples")]
 
     def train_inputs(self, w) -> dict:
+        augment = self.upstream("train", w.key, "augment")  # aug_train (sauti.augment)
         return {
             "split": self.path("split", self.upstream("train", w.key, "split")[0].key),
             "features": [
                 self.path("features", u.key) for u in self.upstream("train", w.key, "features")
             ],
+            **({"augment": self.path("augment", augment[0].key)} if augment else {}),
         }
+
+    def explore_inputs(self, w) -> dict:
+        upstream = self.stage("explore", w.key).upstream
+        return {
+            "split": self.path("split", upstream[0].key),
+            "features": [self.path("features", u.key) for u in upstream[1:]],
+        }
+
+    def augment_split(self, w) -> str:
+        return self.path("split", self.upstream("augment", w.key, "split")[0].key)
 
     def evaluate_inputs(self, w) -> dict:
         key = self.upstream("evaluate", w.key, "train")[0].key
@@ -98,24 +160,50 @@ class Registry:
             "predictions": self.path("train", plan.train.key),
             "metrics": self.path("evaluate", plan.evaluate.key),
             "images": self.path("evaluate", plan.evaluate.key, "images.json"),
+            **({"explore": self.path("explore", plan.explore.key)} if plan.explore else {}),
+            # DATA.tests: the published results of each extra test database (rule test_results)
+            **({"tests": self.test_results(plan)} if plan.tests else {}),
+            # aug_train: the same experiment's result without augmentation, for the comparison
+            **(
+                {
+                    "metrics_without": self.path(
+                        "evaluate", plan.augmentation.baseline_evaluate.key
+                    ),
+                    "augment": self.path("augment", plan.augmentation.augment.key),
+                }
+                if plan.augmentation
+                else {}
+            ),
         }
+
+    def test_results(self, plan: ExperimentPlan) -> list[str]:
+        return [f"{self.root}/{plan.name}/tests/{db}/metrics.json" for db in plan.tests]
 
     def report_params(self, w) -> dict:
         plan = self.plan(w.name)
         keys = {
-            s.stage if s.stage not in ("samples", "features") else f"{s.stage} {_label(s)}": s.key
+            s.stage
+            if s.stage not in ("samples", "features", "test")
+            else f"{s.stage} {_label(s)}": s.key
             for s in plan.stages()
+            if not (plan.augmentation and s in plan.augmentation.baseline())
         }
+        if plan.augmentation:
+            keys.update(
+                {f"{s.stage} (without augmentation)": s.key for s in plan.augmentation.baseline()}
+            )
         return {"name": plan.name, "config": plan.config, "keys": keys}
 
     def final_targets(self) -> list[str]:
-        return [f"{self.root}/{p.name}/report.html" for p in self.plans]
+        extra = self.composite.targets(self.root) if self.composite is not None else []
+        return [f"{self.root}/{p.name}/report.html" for p in self.plans] + extra
 
 
 def _label(stage: Stage) -> str:
-    if stage.stage == "samples":
+    if stage.stage in ("samples", "test"):
         return stage.params["name"]
-    return f"{stage.params['type']} ({stage.upstream[0].params['name']})"
+    source = stage.upstream[0]
+    return f"{stage.params['type']} ({source.params['name'] if source.stage == 'samples' else 'augmented'})"
 
 
 def registry_from_snakemake(config: dict, configfiles) -> Registry:
@@ -125,8 +213,9 @@ def registry_from_snakemake(config: dict, configfiles) -> Registry:
         raise ConfigError(
             "no config given", hint="run: snakemake --configfile config/config.yaml -j8"
         )
-    plans = [plan_experiment(cfg) for cfg in load_experiments(dict(config), source)]
-    roots = {p.root for p in plans}
+    expansion = expand(dict(config), source)  # lists, grids, multidb and ensembles too
+    plans = [plan_experiment(cfg) for cfg in expansion.configs]
+    roots = {p.root for p in plans} | expansion.roots()
     if len(roots) > 1:
         raise ConfigError(
             f"{source}: experiments run together must share EXP.root (found {sorted(roots)})"
@@ -136,15 +225,11 @@ def registry_from_snakemake(config: dict, configfiles) -> Registry:
             raise ConfigError(
                 f"{plan.config.get('_source', source)}: [EXP] name 'cache' is reserved (it holds the keyed stages)"
             )
-    return Registry(roots.pop(), plans)
+    return Registry(roots.pop(), plans, composite=Composite(expansion, plans))
 
 
 def registry_from_files(files: list[str]) -> Registry:
     """The same from experiment files (used by `sauti` and tests)."""
-    configs = []
-    for f in files:
-        raw = read_file(f)
-        raw.setdefault("_source", str(f))
-        configs.extend(load_experiments(raw, str(f)))
-    plans = [plan_experiment(c) for c in configs]
-    return Registry(plans[0].root, plans)
+    expansion = expand_files(files)
+    plans = [plan_experiment(c) for c in expansion.configs]
+    return Registry(plans[0].root, plans, composite=Composite(expansion, plans))

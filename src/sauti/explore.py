@@ -28,8 +28,13 @@ from .errors import SautiError
 
 log = logging.getLogger("sauti.explore")
 
-#: Columns that describe a sample's identity or bookkeeping, never tested for bias.
-NOT_TESTED = {"file", "start", "end", "split", "db", "augmented_from"}
+#: Columns that describe a sample's identity or bookkeeping, not tested for bias by default.
+#: `speaker` is left out because any speaker-level label (gender, age) trivially "depends" on
+#: it; speaker-independent splits are sauti's answer to that. List it in EXPL.bias_columns to
+#: test it anyway.
+NOT_TESTED = {"file", "start", "end", "split", "db", "speaker", "augmented_from", "duration_s"}
+#: Pair plots are drawn for columns with at most this many categories (the table has them all).
+MAX_PLOTTED_CATEGORIES = 20
 #: "medium" effect thresholds: Cramér's V (df=1; scaled below), epsilon², |r|.
 EFFECT_FLAG = {"cramers_v": 0.3, "epsilon_squared": 0.06, "pearson_r": 0.3}
 #: A numeric column with at most this many distinct values is treated as categorical.
@@ -280,6 +285,8 @@ def run(
             "Effect size of each column's association with the target; red = flagged (at least a medium effect, p < 0.05).")  # fmt: skip
         for _, row in table.iterrows():
             column = row["column"]
+            if is_categorical(data[column]) and data[column].nunique() > MAX_PLOTTED_CATEGORIES:
+                continue
             path = P.bias_pair_plot(data, column, target, is_categorical(data[column]), classification,
                                     out / f"bias_{_safe(column)}.{fmt}", f"{column} vs {target}: {row['test']} p={row['p']:.2g}, "
                                     f"{row['effect'].replace('_', ' ')} {row['effect_size']:.2f}", kind, fmt)  # fmt: skip

@@ -17,7 +17,18 @@ from dataclasses import dataclass, field
 from . import __version__
 
 #: Bump a stage's number when its code changes what it writes, to invalidate old caches.
-STAGE_VERSIONS = {"samples": 1, "features": 1, "split": 1, "train": 1, "evaluate": 1}
+STAGE_VERSIONS = {
+    "samples": 1,
+    "features": 1,
+    "split": 1,
+    "train": 1,
+    "evaluate": 1,
+    "ensemble": 1,
+    "optim": 1,
+    "test": 1,
+    "explore": 1,
+    "augment": 1,
+}
 
 #: Per-database options that decide what audio a database holds (the samples stage).
 LOAD_OPTIONS = ("path", "type", "audio_path", "colnames", "files_tables", "target_tables")
@@ -81,9 +92,21 @@ class ExperimentPlan:
     split: Stage
     train: Stage
     evaluate: Stage
+    tests: dict = field(default_factory=dict)  # DATA.tests db name -> test Stage (sauti.testsets)
+    # with AUGMENT.augmentations: augment, its features and the train/evaluate stages without
+    # augmentation (train/evaluate above are then the augmented ones); sauti.augment.AugmentPlan
+    augmentation: object = None
+    explore: Stage | None = None  # EXPL: statistics, bias check, feature plots (sauti.explore)
 
     def stages(self) -> list[Stage]:
-        return [*self.samples.values(), *self.features, self.split, self.train, self.evaluate]
+        # a test stage's upstream: train, then the test database's samples and features stages
+        extra = [u for t in self.tests.values() for u in t.upstream[1:]]
+        core = [*self.samples.values(), *self.features, self.split, self.train, self.evaluate]
+        if self.augmentation:
+            core += self.augmentation.stages()
+        if self.explore:
+            core.append(self.explore)
+        return [*core, *extra, *self.tests.values()]
 
 
 def _feature_options(kind: str, feats: dict) -> dict:
@@ -94,18 +117,20 @@ def _feature_options(kind: str, feats: dict) -> dict:
     return options
 
 
+def samples_stage(name: str, spec: dict, data: dict) -> Stage:
+    """The samples stage of one database (also used for the DATA.tests databases)."""
+    params = {k: spec.get(k) for k in LOAD_OPTIONS}
+    params["path"] = os.path.abspath(spec["path"])
+    if params["audio_path"]:
+        params["audio_path"] = os.path.abspath(params["audio_path"])
+    params.update(name=name, check_size=data["check_size"], skip_bad=data["skip_bad"])
+    return make_stage("samples", params)
+
+
 def plan_experiment(cfg: dict) -> ExperimentPlan:
     """Build the keyed stage instances for one resolved experiment config."""
     exp, data, feats = cfg["EXP"], cfg["DATA"], cfg["FEATS"]
-    samples = {}
-    for name in data["databases"]:
-        spec = data[name]
-        params = {k: spec.get(k) for k in LOAD_OPTIONS}
-        params["path"] = os.path.abspath(spec["path"])
-        if params["audio_path"]:
-            params["audio_path"] = os.path.abspath(params["audio_path"])
-        params.update(name=name, check_size=data["check_size"], skip_bad=data["skip_bad"])
-        samples[name] = make_stage("samples", params)
+    samples = {name: samples_stage(name, data[name], data) for name in data["databases"]}
     features = []
     for kind in feats["type"]:
         options = _feature_options(kind, feats)
@@ -142,4 +167,38 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
     evaluate = make_stage(
         "evaluate", {"PLOT": {k: cfg["PLOT"][k] for k in EVAL_PLOT}, "name": exp["name"]}, (train,)
     )
-    return ExperimentPlan(exp["name"], exp["root"], cfg, samples, features, split, train, evaluate)
+    from .augment import plan_augment
+
+    augmentation = plan_augment(cfg, split, train, evaluate)  # None without augmentations
+    if augmentation:  # the experiment's model is then the one trained with augmentation
+        train, evaluate = augmentation.train, augmentation.evaluate
+    from .testsets import plan_tests
+
+    return ExperimentPlan(
+        exp["name"], exp["root"], cfg, samples, features, split, train, evaluate,
+        tests=plan_tests(cfg, train), augmentation=augmentation,
+        explore=plan_explore(cfg, split, features),
+    )  # fmt: skip
+
+
+#: EXPL keys whose work needs the feature tables (the rest needs only the split table).
+EXPLORE_FEATURE_KEYS = ("feature_distributions", "scatter", "plot_tree")
+#: EXPL keys that request an explore stage at all.
+EXPLORE_KEYS = ("bias", "value_counts", "print_stats", *EXPLORE_FEATURE_KEYS)
+
+
+def plan_explore(cfg: dict, split: Stage, features: list[Stage]) -> Stage | None:
+    """The explore stage when EXPL asks for anything; it reads features only when needed, so
+    a FEATS change re-runs it only for feature plots."""
+    expl = cfg["EXPL"]
+    if not any(expl.get(k) for k in EXPLORE_KEYS):
+        return None
+    needs_features = any(expl.get(k) for k in EXPLORE_FEATURE_KEYS)
+    params = {
+        **expl,
+        "target": cfg["DATA"]["target"], "type": cfg["EXP"]["type"],
+        "random_seed": cfg["EXP"]["random_seed"], "name": cfg["EXP"]["name"],
+        "PLOT": {"kind": cfg["PLOT"]["kind"], "format": cfg["PLOT"]["format"]},
+        "feature_types": cfg["FEATS"]["type"] if needs_features else [],
+    }  # fmt: skip
+    return make_stage("explore", params, (split, *(features if needs_features else [])))

@@ -121,12 +121,15 @@ def build_view(context: Mapping[str, Any]) -> dict[str, Any]:
         "summary": _summary(context, metrics, config, task, labels),
         "runs": _runs(metrics.get("runs"), task),
         "cv": _cv(metrics.get("cv"), task),
+        "augmentation": _augmentation(metrics.get("augmentation"), task),
         "data": _data(context.get("data_summary"), labels),
         "per_class": _per_class(metrics, labels),
         "confusion": _confusions(metrics, labels),
         "images": [_image(item) for item in context.get("images") or []],
         "config_yaml": _config_yaml(config) if config else None,
         "keys": [(str(k), str(v)) for k, v in (context.get("keys") or {}).items()],
+        "tests": _tests(context.get("tests")),
+        "explore": _explore(context.get("explore")),
     }
 
 
@@ -332,6 +335,41 @@ def _cv(cv: Mapping[str, Any] | None, task: str) -> dict[str, Any] | None:
     return {"method": cv.get("method"), "header": header, "rows": rows, "footer": footer}
 
 
+def _augmentation(entry: Mapping[str, Any] | None, task: str) -> dict[str, Any] | None:
+    """aug_train: headline metrics without and with augmentation, side by side (sauti.augment)."""
+    if not entry:
+        return None
+    without, with_ = entry.get("without") or {}, entry.get("with") or {}
+    rows = []
+    for split in ("test", "dev", "test_per_speaker", "runs"):
+        before, after = without.get(split) or {}, with_.get(split) or {}
+        name = split.replace("_", " ")
+        if split == "runs":  # mean over EXP.runs seeds
+            name = f"test, mean of {after.get('n', '?')} runs"
+            before = {k: before.get(f"{k}_mean") for k, _ in _headline(task)}
+            after = {k: after.get(f"{k}_mean") for k, _ in _headline(task)}
+        for key, title in _headline(task):
+            old, new = _number(before.get(key)), _number(after.get(key))
+            if old is None and new is None:
+                continue
+            change = "n/a" if old is None or new is None else f"{new - old:+.3f}"
+            rows.append([name, title, fmt_metric(old), fmt_metric(new), change])
+    described = [
+        f"{item['type']} (" + ", ".join(f"{k} {v}" for k, v in item.items() if k != "type") + ")"
+        for item in entry.get("augmentations") or []
+    ]
+    n_train = entry.get("n_train") or {}
+    return {
+        "header": ["Split", "Metric", "Without augmentation", "With augmentation", "Change"],
+        "rows": rows,
+        "augmentations": described,
+        "copies": _count(entry.get("copies")),
+        "selection": str(entry.get("sample_selection", "train")),
+        "n_original": _count(n_train.get("original")),
+        "n_augmented": _count(n_train.get("augmented")),
+    }
+
+
 def _order_splits(splits: Iterable[Any]) -> list[str]:
     names = list(dict.fromkeys(str(s) for s in splits))
     known = [s for s in SPLIT_ORDER if s in names]
@@ -468,6 +506,68 @@ def _confusions(metrics: Mapping[str, Any], labels: list[str]) -> list[dict[str,
             rows.append({"label": label, "cells": cells})
         tables.append({"split": split, "labels": labels, "rows": rows})
     return tables
+
+
+def _tests(tests: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """DATA.tests results: headline cards, per-class table and plots per extra test database.
+
+    `tests` items: {"name": db, "metrics": its metrics.json, "images": [{"path", "caption"}]}.
+    """
+    view = []
+    for test in tests or []:
+        metrics = test["metrics"]
+        values = metrics.get("test") or {}
+        task = metrics.get("type") or "classification"
+        cards = [
+            {"title": title, "value": fmt_metric(values[key])}
+            for key, title in _headline(task)
+            if key in values
+        ]
+        view.append(
+            {
+                "name": str(test["name"]),
+                "n": _count(values.get("n")),
+                "cards": cards,
+                "per_class": _per_class(metrics, _labels(metrics)),
+                "images": [_image(item) for item in test.get("images") or []],
+            }
+        )
+    return view
+
+
+def _explore(explore: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The explore stage's manifest: dataset statistics, the bias table, figures."""
+    if not explore:
+        return None
+    stats = explore.get("stats") or {}
+    facts = [
+        (label, _as_text(stats.get(key)))
+        for key, label in (
+            ("samples", "Samples"),
+            ("files", "Files"),
+            ("speakers", "Speakers"),
+            ("hours", "Hours"),
+        )
+        if stats.get(key) is not None
+    ]
+    bias = [
+        {
+            "column": row["column"],
+            "test": row["test"],
+            "statistic": fmt_metric(row.get("statistic")),
+            "p": f"{row['p']:.2g}" if row.get("p") is not None else "n/a",
+            "effect": str(row.get("effect", "")).replace("_", " "),
+            "effect_size": fmt_metric(row.get("effect_size")),
+            "flagged": bool(row.get("flagged")),
+        }
+        for row in explore.get("bias") or []
+    ]
+    return {
+        "selection": explore.get("selection", "all"),
+        "facts": facts,
+        "bias": bias,
+        "images": [_image(item) for item in explore.get("images") or []],
+    }
 
 
 def _image(item: Mapping[str, Any]) -> dict[str, Any]:

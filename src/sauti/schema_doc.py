@@ -33,7 +33,10 @@ def render() -> str:
             continue
         required = set(body.get("required", []))
         out.append(f"## [{section}]\n\n{_clean(body.get('description', ''))}\n")
-        out.append(_table(body.get("properties", {}), required))
+        props = body.get("properties", {})
+        if not props and isinstance(body.get("additionalProperties"), dict):
+            props = {"<SECTION.key>": body["additionalProperties"]}  # a free-form mapping (GRID)
+        out.append(_table(props, required))
         if section == "DATA":
             db = body["additionalProperties"]["oneOf"][1]
             out.append(

@@ -17,6 +17,7 @@ from . import __version__
 from .data import ID, load_database, select_and_split, summary
 from .errors import SautiError
 from .fileio import read_json, read_table, write_json, write_table, write_text
+from .scaling import balanced_rows
 
 log = logging.getLogger("sauti")
 
@@ -57,7 +58,12 @@ def features_shard_stage(
     from .features import extract
 
     samples = read_table(samples_path)
-    part = samples.iloc[shard_rows(len(samples), shard, n_shards)].reset_index(drop=True)
+    rows = (  # equal seconds of audio per shard where the table knows them (sauti.scaling)
+        balanced_rows(samples["duration"], shard, n_shards)
+        if "duration" in samples.columns
+        else shard_rows(len(samples), shard, n_shards)
+    )
+    part = samples.iloc[rows].reset_index(drop=True)
     options = {k: v for k, v in params.items() if k != "type"}
     log.info("features %s, shard %d/%d: %d samples", params["type"], shard + 1, n_shards, len(part))
     if len(part):
@@ -101,13 +107,26 @@ def feature_matrix(data: pd.DataFrame, feature_paths: list[str], types: list[str
 # --------------------------------------------------------------------------- train
 
 
-def train_stage(split_path: str, feature_paths: list[str], params: dict, out_dir: str) -> None:
-    """Fit scaler (train only), balancing (train only) and model for each run; predict dev/test."""
+def train_stage(
+    split_path: str,
+    feature_paths: list[str],
+    params: dict,
+    out_dir: str,
+    augmented_path: str | None = None,
+) -> None:
+    """Fit scaler (train only), balancing (train only) and model for each run; predict dev/test.
+
+    With `augmented_path` (aug_train) the augmented training rows join the train split.
+    """
     import joblib
 
     from . import training
 
     data = read_table(split_path)
+    if augmented_path:
+        from .augment import training_data
+
+        data = training_data(data, read_table(augmented_path))
     features = feature_matrix(data, feature_paths, params["feature_types"])
     result = training.train_runs(data, features, params)
     out = Path(out_dir)
@@ -135,6 +154,7 @@ def evaluate_stage(predictions_path: str, info_path: str, params: dict, out_dir:
 def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     """Collect the user-facing results of one experiment and write its HTML report."""
     from .report import render_report
+    from .testsets import published_results
 
     eval_dir = Path(inputs["metrics"]).parent
     metrics = read_json(inputs["metrics"])
@@ -155,6 +175,10 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     # the contract's column order: file, start, end, speaker, truth, prediction, proba_*, split
     first_run = first_run[[c for c in first_run.columns if c != "split"] + ["split"]]
     write_table(outputs["predictions"], first_run)
+    if "metrics_without" in inputs:  # aug_train: add the result without augmentation
+        from .augment import publish_comparison
+
+        metrics = publish_comparison(inputs, params["config"], metrics, exp_dir)
     write_json(outputs["metrics"], metrics)
     from .config import to_yaml
 
@@ -174,9 +198,38 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
             "feature_types": params["config"]["FEATS"]["type"],
             "title": params["config"]["REPORT"].get("title"),
             "author": params["config"]["REPORT"].get("author"),
+            "tests": published_results(inputs.get("tests")),
+            "explore": _publish_explore(inputs.get("explore"), image_dir / "explore"),
         },
         outputs["report"],
     )
+
+
+def explore_stage(split_path: str, feature_paths: list[str], params: dict, out_dir) -> None:
+    """EXPL: statistics, bias check and plots on the split table (and features when asked)."""
+    from . import explore
+
+    data = read_table(split_path)
+    features = (
+        feature_matrix(data, feature_paths, params["feature_types"]) if feature_paths else None
+    )
+    manifest = explore.run(data, features, params, out_dir)
+    if params.get("print_stats"):
+        log.info("dataset: %s", manifest["stats"])
+    flagged = [row["column"] for row in manifest["bias"] if row["flagged"]]
+    log.info("bias check: %d columns tested, flagged: %s", len(manifest["bias"]), flagged or "none")
+
+
+def _publish_explore(manifest_path: str | None, image_dir: Path) -> dict | None:
+    """Copy the explore figures next to the report; return the manifest with their new paths."""
+    if not manifest_path:
+        return None
+    manifest = read_json(manifest_path)
+    image_dir.mkdir(parents=True, exist_ok=True)
+    for image in manifest["images"]:
+        shutil.copy2(Path(manifest_path).parent / image["file"], image_dir / image["file"])
+        image["path"] = str(image_dir / image["file"])
+    return manifest
 
 
 def label_order(values) -> list[str]:

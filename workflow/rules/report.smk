@@ -9,11 +9,13 @@ rule report:
         config=f"{ROOT}/{{name}}/config.yaml",
     log:
         f"{ROOT}/{{name}}/report.log",
+    wildcard_constraints:
+        name=REG.composite.pattern("experiment"),
     conda:
         "../../envs/sauti.yaml"
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=REG.mem_mb("report"),
+        runtime=REG.runtime("report"),
     params:
         cfg=REG.report_params,
     script:

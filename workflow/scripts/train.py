@@ -6,4 +6,5 @@ from sauti.stages import train_stage
 
 with stage_logging(snakemake.log[0], "train"):  # noqa: F821
     train_stage(snakemake.input.split, list(snakemake.input.features), snakemake.params.cfg,  # noqa: F821
-                str(Path(snakemake.output.model).parent))  # noqa: F821
+                str(Path(snakemake.output.model).parent),  # noqa: F821
+                augmented_path=snakemake.input.get("augment"))  # noqa: F821  (aug_train)
