@@ -137,7 +137,7 @@ def test_full_run_writes_the_user_facing_results(done):
     report = (exp / "report.html").read_text()
     assert "data:image/png;base64," in report and f"{test['uar']:.3f}" in report
     assert (
-        "Exploration and bias check" in report and "Cramér" in report
+        "Exploration and bias check" in report and "cramers v" in report
     )  # EXPL.bias is on by default
     resolved = yaml.safe_load((exp / "config.yaml").read_text())
     assert (
