@@ -135,8 +135,7 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.1f} · {time.strftime('%Y-%m-%d %H:%M')}",
             "",
             "Experiment: FEATS.type [os, praat], EXP.shards auto, svm. Peak RSS: the largest process "
-            "(Snakemake, or the job it ran). Jobs = all jobs of the DAG (samples, shards of both types, merges, "
-            "split, train, evaluate, report, all).",
+            "(Snakemake, or the job it ran). Jobs = every job of the DAG.",
             "",
             "| rows | audio | shards per type | jobs | wall (s) | peak RSS (MB) |",
             "|---:|---|---:|---:|---:|---:|",

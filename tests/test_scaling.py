@@ -61,10 +61,11 @@ def test_balanced_rows_split_a_sorted_database_by_seconds_not_rows():
     """Long read sentences first, short prompts last (like the large benchmark corpus): equal
     row counts would give the first job 10x the audio of the second."""
     durations = np.array([5.0] * 100 + [0.5] * 100)
-    halves = [durations[scaling.balanced_rows(durations, i, 2)].sum() for i in range(2)]
-    assert abs(halves[0] - halves[1]) <= 5.0
-    by_rows = [durations[shard_rows(200, i, 2)].sum() for i in range(2)]
-    assert by_rows == [500.0, 50.0]
+    cost = durations + scaling.PER_FILE_SECONDS  # what a shard job spends, in audio seconds
+    halves = [cost[scaling.balanced_rows(durations, i, 2)].sum() for i in range(2)]
+    assert abs(halves[0] - halves[1]) <= cost.max()
+    by_rows = [cost[shard_rows(200, i, 2)].sum() for i in range(2)]
+    assert by_rows == [550.0, 100.0]
 
 
 @pytest.mark.parametrize("trailing_newline", [True, False])

@@ -11,7 +11,7 @@
 # and slurm.conf points slurm at this cluster's own munge socket (AuthInfo).
 # Daemons this script starts are recorded in STATE_DIR/started/, which is what
 # stop_slurm.sh stops. Needs root and Debian/Ubuntu (apt-get); installs slurm-wlm's
-# slurmctld, slurmd, slurm-client and munge when they are missing (about 20 s).
+# slurmctld, slurmd, slurm-client and munge when they are missing (about 12 s).
 # Idempotent: a cluster that is already up is reused. Exit status 3: packages not installable.
 set -euo pipefail
 
@@ -34,14 +34,15 @@ running() { # running NAME: the pid recorded in started/NAME.pid is alive and is
 }
 
 [ "$(id -u)" = 0 ] || die "needs root (it installs Debian packages and runs slurmd)"
-command -v apt-get >/dev/null || die "needs a Debian/Ubuntu system (apt-get not found)"
 
 # -- packages -------------------------------------------------------------------------------
-need=""
-for pkg in slurmctld slurmd slurm-client munge; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
-done
-if [ -n "$need" ]; then
+installed() {
+  for tool in /usr/sbin/slurmctld /usr/sbin/slurmd /usr/sbin/munged; do [ -x "$tool" ] || return 1; done
+  command -v sbatch >/dev/null && command -v srun >/dev/null && command -v munge >/dev/null
+}
+if ! installed; then
+  command -v apt-get >/dev/null || die "slurm and munge are missing and there is no apt-get to install them"
+  need=" slurmctld slurmd slurm-client munge"
   say "installing$need"
   export DEBIAN_FRONTEND=noninteractive
   # no update when the package lists already know slurm (saves ~10 s on a warm machine)
