@@ -465,8 +465,8 @@ def ensemble_report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     """<root>/<name>/: metrics.json, predictions.csv, comparison.csv/.md, images/, report.html."""
     import shutil
 
-    from .fileio import write_text
-    from .summary import copy_file, markdown_table, render_page
+    from .fileio import publish_images, write_text
+    from .summary import markdown_table, render_page
 
     metrics = read_json(inputs["metrics"])
     comparison = read_table(inputs["comparison"])
@@ -476,11 +476,8 @@ def ensemble_report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     image_dir = folder / "images"
     if image_dir.exists():
         shutil.rmtree(image_dir)
-    copied = []
-    for image in images:
-        target = image_dir / image["file"]
-        copy_file(Path(inputs["metrics"]).parent / image["file"], target)
-        copied.append((target, image["caption"]))
+    published = publish_images(images, Path(inputs["metrics"]).parent, image_dir)
+    copied = [(Path(image["path"]), image["caption"]) for image in published]
     write_table(outputs["predictions"], predictions)
     write_json(outputs["metrics"], metrics)
     write_table(outputs["comparison"], comparison)

@@ -43,6 +43,27 @@ def write_json(path: str | Path, data) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
+def copy_file(source: str | Path, target: str | Path) -> None:
+    """Copy through a temporary sibling, so a killed job never leaves a truncated copy."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(Path(source).read_bytes())
+
+
+def publish_images(
+    images: list[dict], source_dir: str | Path, target_dir: str | Path
+) -> list[dict]:
+    """Copy the figures of an images manifest ([{file, caption}]) from a stage's cache folder to
+    a results folder; return the entries with their new `path` (what reports embed)."""
+    target_dir = Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    published = []
+    for image in images:
+        name = Path(image["file"]).name
+        copy_file(Path(source_dir) / image["file"], target_dir / name)
+        published.append({**image, "path": str(target_dir / name)})
+    return published
+
+
 def read_json(path: str | Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 

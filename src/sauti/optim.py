@@ -334,8 +334,8 @@ def _short(value) -> str:
 
 def optim_report_stage(inputs: dict, name: str, outputs: dict) -> None:
     """Copy the keyed search results to <root>/<name>/optim/ and add a markdown table."""
-    from .fileio import read_json, write_text
-    from .summary import copy_file, markdown_table
+    from .fileio import copy_file, read_json, write_text
+    from .summary import markdown_table
 
     table = read_table(inputs["results"])
     best = read_json(inputs["best"])

@@ -16,7 +16,7 @@ import pandas as pd
 from . import __version__
 from .data import ID, load_database, select_and_split, summary
 from .errors import SautiError
-from .fileio import read_json, read_table, write_json, write_table, write_text
+from .fileio import publish_images, read_json, read_table, write_json, write_table, write_text
 from .scaling import balanced_rows
 
 log = logging.getLogger("sauti")
@@ -163,13 +163,7 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     image_dir = exp_dir / "images"
     if image_dir.exists():
         shutil.rmtree(image_dir)
-    image_dir.mkdir(parents=True)
-    copied = []
-    for image in images:
-        shutil.copy2(eval_dir / image["file"], image_dir / Path(image["file"]).name)
-        copied.append(
-            {"path": str(image_dir / Path(image["file"]).name), "caption": image["caption"]}
-        )
+    copied = publish_images(images, eval_dir, image_dir)
     predictions = read_table(inputs["predictions"])
     first_run = predictions[predictions["run"] == 0].drop(columns=["run"])
     # the contract's column order: file, start, end, speaker, truth, prediction, proba_*, split
@@ -225,10 +219,7 @@ def _publish_explore(manifest_path: str | None, image_dir: Path) -> dict | None:
     if not manifest_path:
         return None
     manifest = read_json(manifest_path)
-    image_dir.mkdir(parents=True, exist_ok=True)
-    for image in manifest["images"]:
-        shutil.copy2(Path(manifest_path).parent / image["file"], image_dir / image["file"])
-        image["path"] = str(image_dir / image["file"])
+    manifest["images"] = publish_images(manifest["images"], Path(manifest_path).parent, image_dir)
     return manifest
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .fileio import atomic_path, read_json, write_table, write_text
+from .fileio import read_json, write_table, write_text
 
 #: Scores shown per task, in order; the first is the headline the comparisons rank by.
 SCORES = {
@@ -47,12 +47,6 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
     for row in table.itertuples(index=False):
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
-
-
-def copy_file(source, target) -> None:
-    """Copy through a temporary sibling, so a killed job never leaves a truncated copy."""
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(Path(source).read_bytes())
 
 
 def flat_scores(metrics: dict) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import logging
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +24,7 @@ import pandas as pd
 from .config import DB_NAME, ConfigError, _db_properties
 from .data import ID, _filter_length, _filter_rows, _prepare_target
 from .errors import SautiError
-from .fileio import read_json, read_table, write_json, write_table
+from .fileio import publish_images, read_json, read_table, write_json, write_table
 
 log = logging.getLogger("sauti.test")
 
@@ -214,10 +213,10 @@ def publish_test(inputs: dict, outputs: dict) -> None:
     """Copy one test database's cached results to <root>/<name>/tests/<db>/ (CSV predictions)."""
     source = Path(inputs["metrics"]).parent
     folder = Path(outputs["metrics"]).parent
-    images = []
-    for image in read_json(inputs["images"]):
-        shutil.copy2(source / image["file"], folder / image["file"])
-        images.append(image)
+    images = [
+        {"file": i["file"], "caption": i["caption"]}
+        for i in publish_images(read_json(inputs["images"]), source, folder)
+    ]
     write_table(outputs["predictions"], read_table(inputs["predictions"]))
     write_json(outputs["images"], images)
     write_json(outputs["metrics"], read_json(inputs["metrics"]))
