@@ -15,6 +15,7 @@
 #   English and German, each "speaker" with its own pitch and a per-clip speaking rate.
 #
 # Needs: apt-get (download only, no root), dpkg-deb, sox with libsox-fmt-all, espeak-ng.
+# sox runs with -R (repeatable dither), so every build is bit-identical.
 # Idempotent: a finished corpus (OUTDIR/.complete) is left alone.
 set -euo pipefail
 OUT=$(realpath -m "${1:?usage: build_demo_corpus.sh OUTDIR [--no-synthetic]}")
@@ -40,7 +41,7 @@ done
 
 # convert SRC to OUT/wav/NAME.wav and append a row
 add() { # src name speaker gender language word source rate
-  sox -q "$1" -r 16000 -c 1 -b 16 "$OUT/wav/$2.wav"
+  sox -q -R "$1" -r 16000 -c 1 -b 16 "$OUT/wav/$2.wav"
   echo "wav/$2.wav,$3,$4,$5,$6,$7,$8" >> "$TMPCSV"
 }
 
