@@ -11,7 +11,7 @@ APT_PACKAGES := sox libsox-fmt-all espeak-ng
 # the web-demo test drives a headless Chromium (tests/test_inference.py)
 test: APT_PACKAGES += chromium chromium-driver
 
-.PHONY: setup system-deps venv demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko
+.PHONY: setup system-deps venv deep demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko
 
 setup: system-deps venv
 
@@ -42,6 +42,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "silero-vad>=6"
 	@touch $@
 
+# The neural side (MODEL.type mlp/cnn/finetune, embedding features, SSL, self-training with deep
+# models): torch + transformers + speechbrain, and resemblyzer without its `typing` backport.
+deep: $(BIN)/.installed-deep
+
+$(BIN)/.installed-deep: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,deep]"
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "resemblyzer>=0.1.4"
+	@touch $@
+
 demo-data: system-deps
 	bash resources/demo/build_demo_corpus.sh $(DEMO_DIR)
 
@@ -56,7 +65,7 @@ lint: venv
 	$(BIN)/snakemake --lint --configfile config/config.yaml >/dev/null
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
-test: setup demo-data lint
+test: setup deep demo-data lint
 	SAUTI_DEMO_DIR=$(DEMO_DIR) $(BIN)/pytest -q -rs  # -rs: say why a test was skipped (SLURM)
 
 benchmark: setup demo-data
