@@ -9,34 +9,20 @@ augmentation is the very same stage as the experiment without AUGMENT (so it is 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from workflow_support import planned_jobs, run_ok, small_table, write, write_csv
 
-from sauti import snakemake_cli
 from sauti.dag import registry_from_files
 
 pytestmark = pytest.mark.workflow
 
-#: 16 speakers (8 female, 8 male; real and espeak), 5 clips each, as in test_workflow.py.
-SPEAKERS = [
-    "allison", "june", "carlo", "menardi", "gcin_m", "gcin_f", "codec2_m", "codec2_f",
-    "espeak_en-us_f1", "espeak_en-us_f2", "espeak_en-us_m1", "espeak_en-us_m2",
-    "espeak_de_f3", "espeak_de_f4", "espeak_de_m3", "espeak_de_m4",
-]  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, demo_dir) -> Path:
-    table = pd.read_csv(demo_dir / "demo.csv")
-    table = table[table["speaker"].isin(SPEAKERS)].groupby("speaker").head(5)
-    table["file"] = [str((demo_dir / f).resolve()) for f in table["file"]]
-    path = tmp_path_factory.mktemp("corpus") / "small.csv"
-    table.to_csv(path, index=False)
-    return path
+    return write_csv(tmp_path_factory.mktemp("corpus"), small_table(demo_dir))
 
 
 def experiment(corpus: Path, **augment) -> dict:
@@ -59,29 +45,12 @@ def experiment(corpus: Path, **augment) -> dict:
 AUGMENTATIONS = [{"type": "noise", "min_snr_db": 10, "max_snr_db": 20}, "pitch_shift"]
 
 
-def write(workdir: Path, cfg: dict, name: str) -> Path:
-    path = workdir / name
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
-
-
-def snakemake(workdir: Path, configfile: Path, *args: str) -> str:
-    command = snakemake_cli.command(configfile, workdir, "-j2", *args)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return result.stdout + result.stderr
-
-
-def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
-    return snakemake_cli.job_counts(snakemake(workdir, configfile, "--dry-run"))
-
-
 @pytest.fixture(scope="module")
 def done(tmp_path_factory, corpus):
     workdir = tmp_path_factory.mktemp("aug")
     configfile = write(workdir, experiment(corpus, augmentations=AUGMENTATIONS), "aug.yaml")
     first = planned_jobs(workdir, configfile)
-    snakemake(workdir, configfile)
+    run_ok(workdir, configfile)
     return workdir, corpus, configfile, first
 
 
@@ -156,7 +125,7 @@ def test_the_experiment_without_augment_is_the_shared_baseline(done):
     aug = json.loads((workdir / "results" / "aug" / "metrics.json").read_text())
     plain = write(workdir, experiment(corpus), "plain.yaml")
     assert planned_jobs(workdir, plain) == {"report": 1, "all": 1}
-    snakemake(workdir, plain)
+    run_ok(workdir, plain)
     metrics = json.loads((workdir / "results" / "aug" / "metrics.json").read_text())
     assert "augmentation" not in metrics
     assert metrics["test"] == aug["augmentation"]["without"]["test"]

@@ -105,15 +105,10 @@ def slurm_env():
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, demo_dir) -> Path:
-    """The small real-speech corpus of tests/test_workflow.py (16 speakers, 5 clips each)."""
-    from test_workflow import SPEAKERS
+    """The small real-speech corpus of the other workflow tests (16 speakers, 5 clips each)."""
+    from workflow_support import small_table, write_csv
 
-    table = pd.read_csv(demo_dir / "demo.csv")
-    table = table[table["speaker"].isin(SPEAKERS)].groupby("speaker").head(5)
-    table["file"] = [str((demo_dir / f).resolve()) for f in table["file"]]
-    path = tmp_path_factory.mktemp("slurm-corpus") / "small.csv"
-    table.to_csv(path, index=False)
-    return path
+    return write_csv(tmp_path_factory.mktemp("slurm-corpus"), small_table(demo_dir))
 
 
 def squeue(env: dict) -> list[dict]:

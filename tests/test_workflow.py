@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from workflow_support import planned_jobs, run_ok, small_table, snakemake, write, write_csv
 
 from sauti import snakemake_cli
 from sauti.config import parse_ini, resolve
@@ -22,36 +23,11 @@ from sauti.config import parse_ini, resolve
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
 
-#: 16 speakers (8 female, 8 male; real and espeak), up to 5 clips each: small but real.
-SPEAKERS = [
-    "allison",
-    "june",
-    "carlo",
-    "menardi",
-    "gcin_m",
-    "gcin_f",
-    "codec2_m",
-    "codec2_f",
-    "espeak_en-us_f1",
-    "espeak_en-us_f2",
-    "espeak_en-us_m1",
-    "espeak_en-us_m2",
-    "espeak_de_f3",
-    "espeak_de_f4",
-    "espeak_de_m3",
-    "espeak_de_m4",
-]
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, demo_dir) -> Path:
-    """A CSV with paths relative to itself pointing into the demo corpus."""
-    table = pd.read_csv(demo_dir / "demo.csv")
-    table = table[table["speaker"].isin(SPEAKERS)].groupby("speaker").head(5)
-    folder = tmp_path_factory.mktemp("corpus")
-    table["file"] = [str((demo_dir / f).resolve()) for f in table["file"]]
-    table.to_csv(folder / "small.csv", index=False)
-    return folder / "small.csv"
+    """A CSV of 16 speakers x 5 clips pointing into the demo corpus."""
+    return write_csv(tmp_path_factory.mktemp("corpus"), small_table(demo_dir))
 
 
 def experiment(corpus: Path, name: str = "exp", **changes) -> dict:
@@ -73,33 +49,6 @@ def experiment(corpus: Path, name: str = "exp", **changes) -> dict:
             node = node[key]
         node[keys[-1]] = value
     return cfg
-
-
-def write(workdir: Path, cfg: dict, name: str = "exp.yaml") -> Path:
-    path = workdir / name
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
-
-
-def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = snakemake_cli.command(configfile, workdir, "-j2", *args)
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
-
-
-def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
-    """Rule -> job count from a dry run's job table (empty when nothing is to be done)."""
-    result = snakemake(workdir, configfile, "--dry-run")
-    assert result.returncode == 0, result.stdout + result.stderr
-    text = result.stdout + result.stderr
-    jobs = snakemake_cli.job_counts(text)
-    if not jobs:
-        assert "Nothing to be done" in text, text
-    return jobs
-
-
-def run_ok(workdir: Path, configfile: Path) -> None:
-    result = snakemake(workdir, configfile)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -16,27 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from workflow_support import planned_jobs, small_table, snakemake, write
 
 from sauti import snakemake_cli
 from sauti.ensemble import METHODS, run_ensemble
 
 pytestmark = pytest.mark.workflow
 
-#: 16 speakers (8 female, 8 male; real and espeak), up to 5 clips each, as in test_workflow.py.
-SPEAKERS = [
-    *["allison", "june", "carlo", "menardi", "gcin_m", "gcin_f", "codec2_m", "codec2_f"],
-    *["espeak_en-us_f1", "espeak_en-us_f2", "espeak_en-us_m1", "espeak_en-us_m2"],
-    *["espeak_de_f3", "espeak_de_f4", "espeak_de_m3", "espeak_de_m4"],
-]
-
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory, demo_dir) -> pd.DataFrame:
-    table = pd.read_csv(demo_dir / "demo.csv")
-    table = table[table["speaker"].isin(SPEAKERS)].groupby("speaker").head(5).copy()
-    table["file"] = [str((demo_dir / f).resolve()) for f in table["file"]]
-    return table.reset_index(drop=True)
+def corpus(demo_dir) -> pd.DataFrame:
+    return small_table(demo_dir)
 
 
 def experiment(csv: Path, name: str, feats: list[str], model: dict, **exp) -> dict:
@@ -51,23 +41,6 @@ def experiment(csv: Path, name: str, feats: list[str], model: dict, **exp) -> di
         "FEATS": {"type": feats},
         "MODEL": model,
     }
-
-
-def write(folder: Path, name: str, cfg: dict) -> Path:
-    path = folder / name
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
-
-
-def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = snakemake_cli.command(configfile, workdir, "-j2", *args)
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
-
-
-def planned(workdir: Path, configfile: Path) -> dict[str, int]:
-    result = snakemake(workdir, configfile, "--dry-run")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return snakemake_cli.job_counts(result.stdout + result.stderr)
 
 
 MEMBERS = {
@@ -86,11 +59,11 @@ def work(tmp_path_factory, corpus):
     csv = workdir / "small.csv"
     corpus.to_csv(csv, index=False)
     files = {
-        name: write(workdir, f"{name}.yaml", experiment(csv, name, feats, model))
+        name: write(workdir, experiment(csv, name, feats, model), f"{name}.yaml")
         for name, (feats, model) in MEMBERS.items()
     }
     files["d"] = write(
-        workdir, "d.yaml", experiment(csv, "d", ["praat"], {"type": "svm"}, random_seed=7)
+        workdir, experiment(csv, "d", ["praat"], {"type": "svm"}, random_seed=7), "d.yaml"
     )
     abc = [str(files[n]) for n in "abc"]
     ensembles = {
@@ -99,10 +72,10 @@ def work(tmp_path_factory, corpus):
         "ens_bad": {"experiments": [str(files["a"]), str(files["d"])], "method": "mean"},
     }
     listed = [
-        str(write(workdir, f"{name}.yaml", {"EXP": {"name": name}, "ENSEMBLE": body}))
+        str(write(workdir, {"EXP": {"name": name}, "ENSEMBLE": body}, f"{name}.yaml"))
         for name, body in ensembles.items()
     ]
-    everything = write(workdir, "all.yaml", {"experiments": listed})
+    everything = write(workdir, {"experiments": listed}, "all.yaml")
     result = snakemake(workdir, everything, "--keep-going")
     return {"dir": workdir, "csv": csv, "files": files, "result": result}
 
@@ -253,7 +226,7 @@ def test_a_2x2_grid_computes_each_feature_set_once(tmp_path, corpus):
     csv = tmp_path / "small.csv"
     corpus.to_csv(csv, index=False)
     grid = {**experiment(csv, "g", ["praat"], {"type": "svm"}), "GRID": GRID}
-    jobs = planned(tmp_path, write(tmp_path, "grid.yaml", grid))
+    jobs = planned_jobs(tmp_path, write(tmp_path, grid, "grid.yaml"))
     assert jobs["features"] == 2  # praat and mfcc, one database: not 3 (praat is shared)
     assert jobs["features_shard"] == 2 and jobs["samples"] == 1 and jobs["split"] == 1
     assert jobs["train"] == jobs["evaluate"] == jobs["report"] == 4
@@ -265,18 +238,18 @@ def grid_and_optim(work):
     """The grid and an OPTIM experiment beside the members: their stages are shared."""
     workdir, csv = work["dir"], work["csv"]
     grid = write(
-        workdir, "grid.yaml", {**experiment(csv, "g", ["praat"], {"type": "svm"}), "GRID": GRID}
+        workdir, {**experiment(csv, "g", ["praat"], {"type": "svm"}), "GRID": GRID}, "grid.yaml"
     )
     optim = write(
         workdir,
-        "optim.yaml",
         {
             **experiment(csv, "opt", ["praat"], {"type": "svm"}),
             "OPTIM": {"params": {"C_val": [0.0001, 1.0, 10.0]}, "cv_folds": 3},
         },
+        "optim.yaml",
     )
-    both = write(workdir, "grid_optim.yaml", {"experiments": [str(grid), str(optim)]})
-    jobs = planned(workdir, both)
+    both = write(workdir, {"experiments": [str(grid), str(optim)]}, "grid_optim.yaml")
+    jobs = planned_jobs(workdir, both)
     result = snakemake(workdir, both)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     return jobs
@@ -343,8 +316,8 @@ def test_multidb_matrix_on_real_and_synthetic_speech(tmp_path, corpus):
         "MODEL": {"type": "svm"},
         "MULTIDB": {"databases": ["real", "espeak"]},
     }
-    configfile = write(tmp_path, "multidb.yaml", cfg)
-    jobs = planned(tmp_path, configfile)
+    configfile = write(tmp_path, cfg, "multidb.yaml")
+    jobs = planned_jobs(tmp_path, configfile)
     assert jobs["features"] == 2 and jobs["samples"] == 2  # each database once, for all cells
     assert jobs["train"] == 4 and jobs["multidb_summary"] == 1
     result = snakemake(tmp_path, configfile)
