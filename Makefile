@@ -10,8 +10,10 @@ JOBS ?= 2
 APT_PACKAGES := sox libsox-fmt-all espeak-ng
 # the web-demo test drives a headless Chromium (tests/test_inference.py)
 test: APT_PACKAGES += chromium chromium-driver
+# the REPORT.latex test compiles a PDF with pdflatex and reads it back with pdftotext
+test: APT_PACKAGES += texlive-latex-base poppler-utils
 
-.PHONY: setup system-deps venv deep demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko
+.PHONY: setup system-deps venv deep demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep
 
 setup: system-deps venv
 
@@ -77,6 +79,10 @@ benchmark-shards: setup demo-data
 
 benchmark-dag: venv
 	$(BIN)/python benchmarks/dag_scale.py
+
+# training throughput of the torch models (writes benchmarks/results/deep_train.md)
+benchmark-deep: setup deep demo-data
+	$(BIN)/python benchmarks/bench_deep_train.py
 
 benchmark-nkululeko: setup demo-data
 	bash resources/demo/build_large_corpus.sh data/large

@@ -9,9 +9,12 @@ min_version("9.0")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/augment.smk"
 include: "workflow/rules/featurize.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/explore.smk"
 include: "workflow/rules/report.smk"
@@ -19,6 +22,8 @@ include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/optim.smk"
 include: "workflow/rules/test.smk"
+include: "workflow/rules/selftrain.smk"
+include: "workflow/rules/ssl.smk"
 
 
 localrules:

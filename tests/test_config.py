@@ -176,7 +176,7 @@ def test_defaults_are_filled():
     assert plot["ccc"] is False
     assert data["labels"] == "all"
     assert exp["type"] == "classification"
-    assert exp["epochs"] == 1
+    assert exp["epochs"] is None  # neural models pick their own default (mlp 100)
     assert exp["random_seed"] == 42
     assert data["demo"]["split_strategy"] == "speaker_split"
     assert data["demo"]["test_size"] == 20

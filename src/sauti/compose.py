@@ -572,7 +572,7 @@ def optim_stage_for(plan: ExperimentPlan) -> Stage | None:
             )
         },
     }
-    return make_stage("optim", params, (plan.split, *plan.features))
+    return make_stage("optim", params, (plan.data, *plan.features))
 
 
 # --------------------------------------------------------------------------- names
@@ -672,10 +672,10 @@ class Composite:
 
     # ensemble -------------------------------------------------------------------------
     def ensemble_inputs(self, w) -> dict:
-        trains = [u.key for u in self.registry.stage("ensemble", w.key).upstream]
+        trains = self.registry.stage("ensemble", w.key).upstream  # train or finetune stages
         return {
-            "predictions": [self.registry.path("train", k) for k in trains],
-            "info": [self.registry.path("train", k, "info.json") for k in trains],
+            "predictions": [self.registry.path(t.stage, t.key) for t in trains],
+            "info": [self.registry.path(t.stage, t.key, "info.json") for t in trains],
         }
 
     def ensemble_report_inputs(self, w) -> dict:
@@ -723,8 +723,8 @@ class Composite:
     def optim_inputs(self, w) -> dict:
         stage = self.registry.stage("optim", w.key)
         return {
-            "split": self.registry.path(
-                "split", next(u.key for u in stage.upstream if u.stage == "split")
+            "split": self.registry.path(  # the split table, or its segments (SEGMENT)
+                *next((u.stage, u.key) for u in stage.upstream if u.stage in ("split", "segment"))
             ),
             "features": [
                 self.registry.path("features", u.key)

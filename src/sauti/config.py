@@ -25,7 +25,7 @@ from .paths import SCHEMA_PATH
 #: Keys of DATA that are not database names.
 DATA_RESERVED = (
     "databases target labels min_length max_length samples_per_speaker check_size skip_bad "
-    "no_reuse tests"
+    "no_reuse tests unlabelled"
 ).split()
 
 #: Nkululeko spellings accepted and rewritten to sauti's one name for the same thing.
@@ -147,8 +147,41 @@ def resolve(raw: dict, source: str = "config") -> dict:
     _fill_defaults(cfg)
     _check_databases(cfg, source)
     _check_augmentations(cfg, source)
+    _check_neural(cfg, source)
+    _check_spectra(cfg, source)
+    from .selftrain import check_config
+
+    check_config(cfg, source)  # SELFTRAIN with DATA.unlabelled
+    from .speaker_ssl import check_config as check_ssl
+
+    check_ssl(cfg, source)  # SSL.device
     cfg["_source"] = source
     return cfg
+
+
+def _check_neural(cfg: dict, source: str) -> None:
+    """MODEL.device, and MODEL.loss / measure against EXP.type, at config time: a typo or a
+    regression loss in a classification run should stop `sauti check`, not a train job later."""
+    from .deep.device import check_device  # torch-free
+    from .deep.options import resolve_loss, resolve_measure
+
+    model, task = cfg["MODEL"], cfg["EXP"]["type"]
+    try:
+        check_device(model["device"], "MODEL.device")
+        resolve_loss(model["loss"], task)
+        resolve_measure(model["measure"], task)
+    except SautiError as err:
+        raise ConfigError(f"{source}: [MODEL] {err}") from err
+
+
+def _check_spectra(cfg: dict, source: str) -> None:
+    """FEATS spectra options and MODEL.type = cnn (spectra only, classification) at config time."""
+    from .features.spectra import check_config
+
+    try:
+        check_config(cfg)
+    except SautiError as err:
+        raise ConfigError(f"{source}: {err}") from err
 
 
 def _check_augmentations(cfg: dict, source: str) -> None:
@@ -180,7 +213,7 @@ def _check_unknown(cfg: dict, source: str) -> None:
             if key not in known:
                 if section == "DATA" and not _suggest(key, list(known)):
                     raise ConfigError(
-                        f"{source}: [DATA] unknown key '{key}' (a database must also be listed in DATA.databases or DATA.tests)"
+                        f"{source}: [DATA] unknown key '{key}' (a database must also be listed in DATA.databases, DATA.tests or DATA.unlabelled)"
                     )
                 raise ConfigError(
                     f"{source}: [{section}] unknown key '{key}'"
@@ -319,8 +352,9 @@ def _check_databases(cfg: dict, source: str) -> None:
         raise ConfigError(f"{source}: [DATA] databases lists a name twice: {names}")
     for name in database_keys(data)[len(names) :]:
         if name not in data:
+            lists = [k for k in ("tests", "unlabelled") if name in (data.get(k) or [])]
             raise ConfigError(
-                f"{source}: [DATA] tests names database '{name}' but there is no key '{name}' giving its path",
+                f"{source}: [DATA] {' and '.join(lists) or 'tests'} names database '{name}' but there is no key '{name}' giving its path",
                 hint="add it like the training databases, or give a path (containing / or .) instead",
             )
 
@@ -333,9 +367,12 @@ def database_keys(data: dict) -> list[str]:
     """Names whose DATA keys define databases: `databases`, then DATA.tests entries given by name."""
     dbs = data.get("databases")
     names = list(dbs) if isinstance(dbs, list) else []
-    tests = data.get("tests")
+    tests, unlabelled = data.get("tests"), data.get("unlabelled")
     for item in tests if isinstance(tests, list) else []:
         if isinstance(item, str) and DB_NAME.fullmatch(item) and item not in names + DATA_RESERVED:
+            names.append(item)
+    for item in unlabelled if isinstance(unlabelled, list) else []:  # SELFTRAIN's pools
+        if isinstance(item, str) and item not in names + DATA_RESERVED:
             names.append(item)
     return names
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import scaling
 from .compose import Composite, expand, expand_files
 from .config import ConfigError
-from .plan import ExperimentPlan, Stage, plan_experiment
+from .plan import ExperimentPlan, Stage, feature_run_options, plan_experiment
 
 #: The files each keyed stage writes into its folder (first = the one downstream rules read).
 OUTPUTS = {
@@ -24,7 +24,15 @@ OUTPUTS = {
     "evaluate": "metrics.json",
     "augment": "samples.parquet",
     "explore": "explore.json",
+    "finetune": "predictions.parquet",
+    "segment": "segments.parquet",
+    "predict": "predicted.parquet",
+    "vad": "speech.parquet",
+    "selftrain": "round.json",
 }
+#: Stages whose table is "the data" for the stages after it: the split table, the segments
+#: of it (SEGMENT) or either with est_<target> columns (PREDICT); all share the split's columns.
+DATA_STAGES = ("split", "segment", "predict")
 
 
 @dataclass
@@ -34,6 +42,8 @@ class Registry:
     stages: dict = field(default_factory=dict)  # (stage, key) -> Stage
     shards: dict = field(default_factory=dict)  # features key -> number of shards
     rows: dict = field(default_factory=dict)  # samples key -> rows counted (auto shards, runtime)
+    # features key -> unkeyed run options (device, batch_size; sauti.plan.FEATURE_RUN_OPTIONS)
+    feature_run: dict = field(default_factory=dict)
     composite: object = None  # sauti.compose.Composite: ensembles, grids, multidb, optim
 
     def __post_init__(self):
@@ -41,6 +51,9 @@ class Registry:
             for stage in plan.stages():
                 self.stages.setdefault((stage.stage, stage.key), stage)
             for stage in (s for s in plan.stages() if s.stage == "features"):
+                self.feature_run.setdefault(
+                    stage.key, feature_run_options(stage.params["type"], plan.config["FEATS"])
+                )
                 if stage.key not in self.shards:
                     setting = plan.config["EXP"]["shards"]
                     self.shards[stage.key] = (
@@ -61,6 +74,10 @@ class Registry:
     def upstream(self, stage: str, key: str, kind: str) -> list[Stage]:
         return [u for u in self.stage(stage, key).upstream if u.stage == kind]
 
+    def data_upstream(self, stage: str, key: str) -> Stage:
+        """The data table (split, segment or predict stage) that a stage reads."""
+        return next(u for u in self.stage(stage, key).upstream if u.stage in DATA_STAGES)
+
     def plan(self, name: str) -> ExperimentPlan:
         return next(p for p in self.plans if p.name == name)
 
@@ -80,6 +97,29 @@ class Registry:
     def feature_shards(self, w) -> list[str]:
         n = self.shards[w.key]
         return [self.path("features", w.key, f"shard-{i}-of-{n}.parquet") for i in range(n)]
+
+    def features_run(self, w) -> dict:
+        """Device and batch size of a features job: not in its key, so that a GPU run and a CPU
+        run share the cache (the first experiment naming the key decides). The rule passes them
+        as resources, not params: a params change would make Snakemake re-run the job."""
+        return self.feature_run.get(w.key, {})
+
+    def features_device(self, w) -> str:
+        """resources device: the `<type>.device` of an embedding features job ("cpu" otherwise)."""
+        kind = self.stage("features", w.key).params["type"]
+        return str(self.features_run(w).get(f"{kind}.device") or "cpu")
+
+    def features_batch_size(self, w) -> int:
+        """resources batch_size: the `<type>.batch_size` of an embedding features job (else 0)."""
+        kind = self.stage("features", w.key).params["type"]
+        return int(self.features_run(w).get(f"{kind}.batch_size") or 0)
+
+    def features_gpu(self, w) -> int:
+        """resources gpu: 1 only for feature jobs whose `<type>.device` asks for a GPU."""
+        from .deep.device import wants_gpu  # torch-free
+
+        kind = self.stage("features", w.key).params["type"]
+        return int(wants_gpu(self.features_run(w).get(f"{kind}.device") or "cpu"))
 
     # cluster resources (sauti.scaling) -------------------------------------------------
     def count_rows(self, stage: Stage) -> int | None:
@@ -103,6 +143,19 @@ class Registry:
             return scaling.mem_mb(rule, input.size_mb, attempt)
 
         return mem_mb
+
+    def gpu(self, stage: str, section: str = "MODEL"):
+        """The `gpu` resource (0 or 1) of `stage`'s jobs: 1 only when `<section>.device` in the
+        stage's params asks for a GPU (sauti.deep.device.wants_gpu; auto counts), so CPU jobs never
+        wait for or hold a GPU slot, and a cluster profile can route gpu jobs to a GPU partition."""
+
+        def gpu(wildcards):
+            from .deep.device import wants_gpu  # torch-free
+
+            device = (self.stage(stage, wildcards.key).params.get(section) or {}).get("device")
+            return int(wants_gpu(device or "cpu"))
+
+        return gpu
 
     def runtime(self, rule: str):
         """runtime (minutes) for `rule`'s jobs; shard jobs get time per sample they extract."""
@@ -129,7 +182,7 @@ class Registry:
     def train_inputs(self, w) -> dict:
         augment = self.upstream("train", w.key, "augment")  # aug_train (sauti.augment)
         return {
-            "split": self.path("split", self.upstream("train", w.key, "split")[0].key),
+            "split": self.path(*_where(self.data_upstream("train", w.key))),
             "features": [
                 self.path("features", u.key) for u in self.upstream("train", w.key, "features")
             ],
@@ -139,30 +192,48 @@ class Registry:
     def explore_inputs(self, w) -> dict:
         upstream = self.stage("explore", w.key).upstream
         return {
-            "split": self.path("split", upstream[0].key),
+            "split": self.path(upstream[0].stage, upstream[0].key),
             "features": [self.path("features", u.key) for u in upstream[1:]],
         }
 
     def augment_split(self, w) -> str:
-        return self.path("split", self.upstream("augment", w.key, "split")[0].key)
+        return self.path(*_where(self.data_upstream("augment", w.key)))
 
     def evaluate_inputs(self, w) -> dict:
-        key = self.upstream("evaluate", w.key, "train")[0].key
+        model = self.stage("evaluate", w.key).upstream[0]  # a train or finetune stage
         return {
-            "predictions": self.path("train", key),
-            "info": self.path("train", key, "info.json"),
+            "predictions": self.path(*_where(model)),
+            "info": self.path(*_where(model), "info.json"),
         }
+
+    def finetune_split(self, w) -> str:
+        return self.path(*_where(self.data_upstream("finetune", w.key)))
 
     def report_inputs(self, w) -> dict:
         plan = self.plan(w.name)
         return {
-            "split": self.path("split", plan.split.key),
-            "predictions": self.path("train", plan.train.key),
+            "split": self.path(plan.data.stage, plan.data.key),
+            "predictions": self.path(*_where(plan.train)),  # train or finetune
             "metrics": self.path("evaluate", plan.evaluate.key),
             "images": self.path("evaluate", plan.evaluate.key, "images.json"),
             **({"explore": self.path("explore", plan.explore.key)} if plan.explore else {}),
+            # SEGMENT / PREDICT: their tables and manifests, published next to the report
+            **{
+                f"{stage.stage}{suffix}": self.path(stage.stage, stage.key, name)
+                for stage in (plan.segment, plan.predict)
+                if stage
+                for suffix, name in (("", None), ("_manifest", f"{stage.stage}.json"))
+            },
             # DATA.tests: the published results of each extra test database (rule test_results)
             **({"tests": self.test_results(plan)} if plan.tests else {}),
+            # SELFTRAIN: the per-round table published by rule selftrain_results
+            **(
+                {"selftrain": f"{self.root}/{plan.name}/selftrain/selftrain.json"}
+                if plan.selftrain
+                else {}
+            ),
+            # SSL: the per-round EER table published by rule ssl_results
+            **({"ssl": f"{self.root}/{plan.name}/ssl/ssl.json"} if plan.ssl else {}),
             # aug_train: the same experiment's result without augmentation, for the comparison
             **(
                 {
@@ -183,7 +254,7 @@ class Registry:
         plan = self.plan(w.name)
         keys = {
             s.stage
-            if s.stage not in ("samples", "features", "test")
+            if s.stage not in ("samples", "features", "test", "vad", "selftrain", "ssl_round")
             else f"{s.stage} {_label(s)}": s.key
             for s in plan.stages()
             if not (plan.augmentation and s in plan.augmentation.baseline())
@@ -199,11 +270,20 @@ class Registry:
         return [f"{self.root}/{p.name}/report.html" for p in self.plans] + extra
 
 
+def _where(stage: Stage) -> tuple[str, str]:
+    return stage.stage, stage.key
+
+
 def _label(stage: Stage) -> str:
     if stage.stage in ("samples", "test"):
         return stage.params["name"]
+    if stage.stage in ("selftrain", "ssl_round"):
+        return f"round {stage.params['round']}"
+    if stage.stage == "vad":
+        return stage.upstream[0].params["name"]
     source = stage.upstream[0]
-    return f"{stage.params['type']} ({source.params['name'] if source.stage == 'samples' else 'augmented'})"
+    what = {"augment": "augmented", "segment": "segmented"}.get(source.stage)
+    return f"{stage.params['type']} ({what or source.params['name']})"
 
 
 def registry_from_snakemake(config: dict, configfiles) -> Registry:

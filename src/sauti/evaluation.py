@@ -29,7 +29,13 @@ def scores(table: pd.DataFrame, task: str, labels) -> dict:
     return M.regression_metrics(table["truth"].astype(float), table["prediction"].astype(float))
 
 
-def evaluate(predictions: pd.DataFrame, info: dict, params: dict, out_dir: Path) -> dict:
+def evaluate(
+    predictions: pd.DataFrame,
+    info: dict,
+    params: dict,
+    out_dir: Path,
+    train_dir: Path | None = None,
+) -> dict:
     task, labels = info["type"], info["labels"]
     plot_cfg, fmt = params["PLOT"], params["PLOT"]["format"]
     title = plot_cfg.get("title") or params["name"]
@@ -112,6 +118,19 @@ def evaluate(predictions: pd.DataFrame, info: dict, params: dict, out_dir: Path)
                 fmt,
                 plot_cfg,
             )
+        )
+    curves = info.get("curves")
+    if curves and train_dir is not None:  # neural models (sauti.deep): train/dev curves of run 0
+        from .fileio import copy_file
+
+        copy_file(Path(train_dir) / curves["file"], out_dir / curves["file"])
+        images.append(
+            {
+                "file": curves["file"],
+                "caption": f"Training curves of run 0: loss per epoch on train and dev, and the "
+                f"dev measure. The best epoch ({curves['best_epoch']} of {curves['epochs']}, "
+                f"dotted) is the model that was evaluated and saved.",
+            }
         )
     write_json(out_dir / "images.json", images)
     write_json(out_dir / "metrics.json", result)

@@ -63,7 +63,7 @@ def experiment_bundle(config_file: str | Path) -> Path:
 
     registry = registry_from_files([str(config_file)])
     plan = registry.plans[0]
-    path = Path(registry.path("train", plan.train.key, BUNDLE_FILE))
+    path = Path(registry.path(plan.train.stage, plan.train.key, BUNDLE_FILE))  # train or finetune
     if not path.is_file():
         raise SautiError(
             f"experiment {plan.name} has not been trained yet (no {path})",
@@ -100,6 +100,11 @@ def load_bundle(path: str | Path) -> dict:
     missing = [k for k in BUNDLE_KEYS if not isinstance(bundle, dict) or k not in bundle]
     if missing:
         raise SautiError(f"{file}: not a sauti model bundle (missing {', '.join(missing)})")
+    if bundle.get("finetune"):  # MODEL.type finetune: the checkpoint folder lies beside the file
+        bundle["finetune"] = {
+            **bundle["finetune"],
+            "checkpoint": str(file.parent / bundle["finetune"]["checkpoint"]),
+        }
     spec_file = file.parent / SPEC_FILE
     if spec_file.is_file():
         _check_spec(spec_file, bundle)
@@ -256,6 +261,11 @@ def predict(bundle: dict, samples, progress: bool = False) -> pd.DataFrame:
     (tests/test_inference.py checks this to 1e-6).
     """
     samples = _as_samples(samples)
+    if bundle.get("finetune"):  # a fine-tuned transformer reads the audio itself
+        from .deep.finetune import predict_samples
+
+        pred, proba = predict_samples(bundle, samples, progress)
+        return prediction_table(samples, pred, proba, bundle["labels"])
     features = extract_features(bundle, samples, progress)
     speakers = samples["speaker"] if "speaker" in samples.columns else None
     pred, proba = predict_features(bundle, features, speakers)
@@ -319,6 +329,9 @@ def export_bundle(config_file: str | Path, dest: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
     try:
         shutil.copy2(model_file, tmp / BUNDLE_FILE)
+        if bundle.get("finetune"):  # the fine-tuned checkpoint the bundle points to
+            checkpoint = Path(bundle["finetune"]["checkpoint"])
+            shutil.copytree(checkpoint, tmp / checkpoint.name)
         spec = bundle_spec(bundle, plan.name, plan.train.key, plan.config)
         write_json(tmp / SPEC_FILE, spec)
         config = {k: v for k, v in plan.config.items() if k != "_source"}
@@ -345,7 +358,7 @@ def bundle_spec(bundle: dict, name: str, train_key: str, config: dict) -> dict:
         "type": bundle["type"],
         "labels": bundle["labels"],
         "model": config["MODEL"]["type"],
-        "scale": bundle["scaler"].kind,
+        "scale": bundle["scaler"].kind if bundle["scaler"] is not None else "none",
         "seed": bundle.get("seed"),
         "feature_types": bundle["feature_types"],
         "feature_options": bundle["feature_options"],
@@ -356,6 +369,8 @@ def bundle_spec(bundle: dict, name: str, train_key: str, config: dict) -> dict:
 
 def _readme(spec: dict, folder: str) -> str:
     labels = ", ".join(spec["labels"]) if spec["labels"] else "(a number)"
+    if not spec["feature_types"]:  # MODEL.type finetune: the checkpoint reads the audio itself
+        spec = {**spec, "feature_types": ["raw audio, fine-tuned transformer in checkpoint/"]}
     return f"""sauti model bundle: {spec["experiment"]}
 {"=" * (20 + len(spec["experiment"]))}
 

@@ -37,9 +37,8 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import has_fit_parameter
 
 from .errors import SautiError
+from .model_names import CLASSIFIERS, NEURAL_CLASSIFIERS, NEURAL_REGRESSORS, REGRESSORS
 
-CLASSIFIERS = ("svm", "xgb", "knn", "tree", "bayes", "gmm")
-REGRESSORS = ("svr", "xgr", "knn_reg", "tree_reg", "lin_reg")
 TASKS = ("classification", "regression")
 SCALERS = ("none", "standard", "robust", "minmax", "speaker")
 BALANCING = ("none", "ros", "rus", "smote", "adasyn", "borderlinesmote")
@@ -245,12 +244,14 @@ def _needs_sample_weight(model) -> bool:
 
 def _check_model_type(kind: str, task: str) -> None:
     wanted, other = (
-        (CLASSIFIERS, REGRESSORS) if task == "classification" else (REGRESSORS, CLASSIFIERS)
+        (CLASSIFIERS + NEURAL_CLASSIFIERS, REGRESSORS + NEURAL_REGRESSORS)
+        if task == "classification"
+        else (REGRESSORS + NEURAL_REGRESSORS, CLASSIFIERS + NEURAL_CLASSIFIERS)
     )
     if kind in wanted:
         return
     if kind in other:
-        role = "classifier" if kind in CLASSIFIERS else "regressor"
+        role = "classifier" if kind in CLASSIFIERS + NEURAL_CLASSIFIERS else "regressor"
         raise SautiError(
             f"MODEL.type: {kind!r} is a {role} but EXP.type is {task}; use one of "
             f"{', '.join(wanted)}"
@@ -404,6 +405,24 @@ def _build_lin_reg(cfg: _ModelConfig, seed: int):
     return LinearRegression()
 
 
+def _build_mlp(cfg: _ModelConfig, seed: int):
+    from .deep.mlp import build  # torch is imported only when a network is asked for
+
+    return build(cfg, "classification", seed)
+
+
+def _build_cnn(cfg: _ModelConfig, seed: int):
+    from .deep.cnn import build  # torch is imported only when a network is asked for
+
+    return build(cfg, "classification", seed)
+
+
+def _build_mlp_reg(cfg: _ModelConfig, seed: int):
+    from .deep.mlp import build
+
+    return build(cfg, "regression", seed)
+
+
 _BUILDERS: dict[str, Callable] = {
     "svm": _build_svm,
     "xgb": _build_xgb,
@@ -416,6 +435,9 @@ _BUILDERS: dict[str, Callable] = {
     "knn_reg": _build_knn_reg,
     "tree_reg": _build_tree_reg,
     "lin_reg": _build_lin_reg,
+    "mlp": _build_mlp,
+    "mlp_reg": _build_mlp_reg,
+    "cnn": _build_cnn,
 }
 
 

@@ -28,6 +28,14 @@ STAGE_VERSIONS = {
     "test": 1,
     "explore": 1,
     "augment": 1,
+    "finetune": 1,
+    "segment": 1,
+    "predict": 1,
+    "vad": 1,
+    "selftrain": 1,
+    "ssl_pretrain": 1,
+    "ssl_round": 1,
+    "ssl_eval": 1,
 }
 
 #: Per-database options that decide what audio a database holds (the samples stage).
@@ -40,6 +48,19 @@ FEATURE_OPTIONS = {
     "praat": (),
     "mfcc": ("n_mfcc",),
     "import": ("import_file",),
+    "spectra": ("fft_win_dur", "fft_hop_dur", "fft_nbands", "max_duration"),
+    # pretrained embeddings (sauti.features.embeddings): which model, which layer, how pooled
+    **{
+        k: (f"{k}.model", f"{k}.layer", f"{k}.pooling")
+        for k in ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap")
+    },
+    "spkrec": ("spkrec.model",),
+}
+#: FEATS keys that change where and how fast a type is extracted, not its values: kept out of
+#: the features key (a GPU run reuses CPU results) and given to the shard jobs by the registry.
+FEATURE_RUN_OPTIONS = {
+    k: (f"{k}.device", f"{k}.batch_size")
+    for k in ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap", "spkrec")
 }
 #: EXP/FEATS keys that the train stage depends on besides MODEL.
 TRAIN_EXP = ("type", "runs", "epochs", "random_seed")
@@ -97,13 +118,27 @@ class ExperimentPlan:
     # augmentation (train/evaluate above are then the augmented ones); sauti.augment.AugmentPlan
     augmentation: object = None
     explore: Stage | None = None  # EXPL: statistics, bias check, feature plots (sauti.explore)
+    segment: Stage | None = None  # SEGMENT: segments of the split table (sauti.segment)
+    predict: Stage | None = None  # PREDICT: est_<target> columns (sauti.predict)
+    selftrain: object = None  # SELFTRAIN: pool samples/features/vad and rounds (sauti.selftrain)
+    ssl: object = None  # SSL: Stage I, the rounds and the evaluation (sauti.speaker_ssl)
+
+    @property
+    def data(self) -> Stage:
+        """The stage whose table later stages read as the data: the segments, else the split."""
+        return self.segment or self.split
 
     def stages(self) -> list[Stage]:
         # a test stage's upstream: train, then the test database's samples and features stages
         extra = [u for t in self.tests.values() for u in t.upstream[1:]]
         core = [*self.samples.values(), *self.features, self.split, self.train, self.evaluate]
+        core += [s for s in (self.segment, self.predict) if s]
         if self.augmentation:
             core += self.augmentation.stages()
+        if self.selftrain:
+            core += self.selftrain.stages()
+        if self.ssl:
+            core += self.ssl.stages()
         if self.explore:
             core.append(self.explore)
         return [*core, *extra, *self.tests.values()]
@@ -114,6 +149,25 @@ def _feature_options(kind: str, feats: dict) -> dict:
     options = {k: feats[k] for k in FEATURE_OPTIONS[kind]}
     if kind == "import" and options.get("import_file"):
         options["import_file"] = os.path.abspath(options["import_file"])
+    model = options.get(f"{kind}.model")
+    if model and os.path.isdir(os.path.expanduser(model)):  # a local model folder, not a hub name
+        options[f"{kind}.model"] = os.path.abspath(os.path.expanduser(model))
+    return options
+
+
+def feature_run_options(kind: str, feats: dict) -> dict:
+    """FEATURE_RUN_OPTIONS of `kind` from a resolved FEATS section, the device checked."""
+    from .config import ConfigError
+    from .deep.device import check_device
+    from .errors import SautiError
+
+    options = {k: feats.get(k) for k in FEATURE_RUN_OPTIONS.get(kind, ())}
+    device = f"{kind}.device"
+    if options.get(device) is not None:
+        try:
+            options[device] = check_device(options[device], f"FEATS.{device}")
+        except SautiError as err:
+            raise ConfigError(str(err)) from err
     return options
 
 
@@ -151,6 +205,16 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
         },
         tuple(samples.values()),
     )
+    from .segment import plan_segment
+
+    segment = plan_segment(cfg, split)  # None unless SEGMENT.databases
+    if segment:  # features of the segments replace the databases' features
+        split_table, features = segment, [
+            make_stage("features", {"type": k, **_feature_options(k, feats)}, (segment,))
+            for k in feats["type"]
+        ]
+    else:
+        split_table = split
     train = make_stage(
         "train",
         {
@@ -162,22 +226,34 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
             # what inference needs to extract the same features from new audio
             "feature_options": {k: _feature_options(k, feats) for k in feats["type"]},
         },
-        (split, *features),
+        (split_table, *features),
     )
+    if cfg["MODEL"]["type"] == "finetune":  # audio in, no feature tables (sauti.deep.finetune)
+        from .deep.finetune import plan_stage
+
+        train, features = plan_stage(cfg, split_table, features)
     evaluate = make_stage(
         "evaluate", {"PLOT": {k: cfg["PLOT"][k] for k in EVAL_PLOT}, "name": exp["name"]}, (train,)
     )
     from .augment import plan_augment
 
-    augmentation = plan_augment(cfg, split, train, evaluate)  # None without augmentations
+    augmentation = plan_augment(cfg, split_table, train, evaluate)  # None without augmentations
     if augmentation:  # the experiment's model is then the one trained with augmentation
         train, evaluate = augmentation.train, augmentation.evaluate
+    from .predict import plan_predict
+    from .selftrain import plan_selftrain
+    from .speaker_ssl import plan_ssl
     from .testsets import plan_tests
+
+    predict = plan_predict(cfg, split_table)  # None unless PREDICT.targets
 
     return ExperimentPlan(
         exp["name"], exp["root"], cfg, samples, features, split, train, evaluate,
         tests=plan_tests(cfg, train), augmentation=augmentation,
-        explore=plan_explore(cfg, split, features),
+        explore=plan_explore(cfg, predict or split_table, features),
+        segment=segment, predict=predict,
+        selftrain=plan_selftrain(cfg, split_table, features),
+        ssl=plan_ssl(cfg, samples),
     )  # fmt: skip
 
 

@@ -130,6 +130,7 @@ def build_view(context: Mapping[str, Any]) -> dict[str, Any]:
         "keys": [(str(k), str(v)) for k, v in (context.get("keys") or {}).items()],
         "tests": _tests(context.get("tests")),
         "explore": _explore(context.get("explore")),
+        "sections": [_section(item) for item in context.get("sections") or []],
     }
 
 
@@ -567,6 +568,28 @@ def _explore(explore: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "facts": facts,
         "bias": bias,
         "images": [_image(item) for item in explore.get("images") or []],
+    }
+
+
+def _section(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A data stage's section (SEGMENT, PREDICT): {id, title, note, table?, images}; numbers
+    in the table are formatted like metrics."""
+    table = item.get("table")
+    if table:
+        table = {
+            "caption": str(table.get("caption") or ""),
+            "header": [str(h) for h in table["header"]],
+            "rows": [
+                [fmt_metric(c) if isinstance(c, float) else _as_text(c) for c in row]
+                for row in table["rows"]
+            ],
+        }
+    return {
+        "id": str(item["id"]),
+        "title": str(item["title"]),
+        "note": str(item.get("note") or ""),
+        "table": table,
+        "images": [_image(image) for image in item.get("images") or []],
     }
 
 

@@ -31,6 +31,7 @@ MEMORY = {
     "features": (500, 8),
     "split": (500, 8),
     "train": (1000, 12),
+    "finetune": (6000, 12),  # torch + a base-size transformer, its Adam state and the clips
     "evaluate": (600, 8),
     "report": (600, 8),
 }
@@ -41,6 +42,7 @@ RUNTIME = {
     "features": 10,
     "split": 10,
     "train": 60,
+    "finetune": 600,
     "evaluate": 15,
     "report": 15,
 }

@@ -14,9 +14,14 @@ from .paths import SNAKEFILE
 
 
 def command(configfile: str | Path, workdir: str | Path, *args: str) -> list[str]:
+    """The snakemake command line; `args` may hold options and targets in any order.
+
+    `--configfile=PATH` (one token) on purpose: `--configfile PATH` takes every following word
+    as another config file, so a target right after it would be read as a config.
+    """
     return [
         sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-        "--directory", str(workdir), "--configfile", str(configfile), *args,
+        "--directory", str(workdir), f"--configfile={configfile}", *args,
     ]  # fmt: skip
 
 

@@ -52,10 +52,19 @@ def shard_rows(n_rows: int, shard: int, n_shards: int) -> slice:
 
 
 def features_shard_stage(
-    samples_path: str, params: dict, shard: int, n_shards: int, out_path: str
+    samples_path: str,
+    params: dict,
+    shard: int,
+    n_shards: int,
+    out_path: str,
+    device: str | None = None,
+    batch_size: int | None = None,
 ) -> None:
-    """Extract one feature type for one shard of a database's samples."""
+    """Extract one feature type for one shard of a database's samples. `device` and
+    `batch_size` are the options outside the key of embedding types (sauti.plan
+    FEATURE_RUN_OPTIONS); None or 0 leaves the type's default."""
     from .features import extract
+    from .plan import FEATURE_RUN_OPTIONS
 
     samples = read_table(samples_path)
     rows = (  # equal seconds of audio per shard where the table knows them (sauti.scaling)
@@ -65,6 +74,9 @@ def features_shard_stage(
     )
     part = samples.iloc[rows].reset_index(drop=True)
     options = {k: v for k, v in params.items() if k != "type"}
+    kind = params["type"]
+    if kind in FEATURE_RUN_OPTIONS:
+        options.update({f"{kind}.device": device or None, f"{kind}.batch_size": batch_size or None})
     log.info("features %s, shard %d/%d: %d samples", params["type"], shard + 1, n_shards, len(part))
     if len(part):
         values = extract(params["type"], part[ID], options)
@@ -135,6 +147,18 @@ def train_stage(
 
     with atomic_path(out / "model.joblib") as tmp:
         joblib.dump(result["bundle"], tmp)
+    history = getattr(result["bundle"]["model"], "history_", None)
+    if history is not None:  # neural models: run 0's per-epoch curves (evaluate publishes them)
+        from .deep.loop import plot_curves
+
+        write_table(out / "curves.csv", history)
+        plot_curves(history, str(out / "curves.png"), f"{params['MODEL']['type']}: training curves")
+        best = history.loc[history["best"], "epoch"]
+        result["info"]["curves"] = {
+            "file": "curves.png",
+            "epochs": int(len(history)),
+            "best_epoch": int(best.iloc[0]) if len(best) else None,
+        }
     write_json(out / "info.json", result["info"])
 
 
@@ -145,7 +169,13 @@ def evaluate_stage(predictions_path: str, info_path: str, params: dict, out_dir:
     """Metrics for test (and dev), per-run spread, CV folds, per-speaker results; the plots."""
     from . import evaluation
 
-    evaluation.evaluate(read_table(predictions_path), read_json(info_path), params, Path(out_dir))
+    evaluation.evaluate(
+        read_table(predictions_path),
+        read_json(info_path),
+        params,
+        Path(out_dir),
+        train_dir=Path(info_path).parent,  # neural models' training curves live there
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -173,30 +203,36 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
         from .augment import publish_comparison
 
         metrics = publish_comparison(inputs, params["config"], metrics, exp_dir)
+    if "selftrain" in inputs:  # SELFTRAIN: the rounds beside the ordinary model's result
+        metrics["selftrain"] = read_json(inputs["selftrain"])
     write_json(outputs["metrics"], metrics)
     from .config import to_yaml
 
     write_text(outputs["config"], to_yaml(params["config"]))
     data = read_table(inputs["split"])
     classification = metrics["type"] == "classification"
-    render_report(
-        {
-            "name": params["name"],
-            "version": __version__,
-            "config": params["config"],
-            "metrics": metrics,
-            "data_summary": summary(data, metrics["target"], classification),
-            "images": copied,
-            "keys": params["keys"],
-            "model_type": params["config"]["MODEL"]["type"],
-            "feature_types": params["config"]["FEATS"]["type"],
-            "title": params["config"]["REPORT"].get("title"),
-            "author": params["config"]["REPORT"].get("author"),
-            "tests": published_results(inputs.get("tests")),
-            "explore": _publish_explore(inputs.get("explore"), image_dir / "explore"),
-        },
-        outputs["report"],
-    )
+    context = {
+        "name": params["name"],
+        "version": __version__,
+        "config": params["config"],
+        "metrics": metrics,
+        "data_summary": summary(data, metrics["target"], classification),
+        "images": copied,
+        "keys": params["keys"],
+        "model_type": params["config"]["MODEL"]["type"],
+        "feature_types": params["config"]["FEATS"]["type"],
+        "title": params["config"]["REPORT"].get("title"),
+        "author": params["config"]["REPORT"].get("author"),
+        "tests": published_results(inputs.get("tests")),
+        "explore": _publish_explore(inputs.get("explore"), image_dir / "explore"),
+        "sections": _publish_sections(inputs, params["config"], exp_dir),
+    }
+    render_report(context, outputs["report"])
+    latex = params["config"]["REPORT"].get("latex")
+    if latex:  # REPORT.latex: the same content as a PDF (sauti.latex)
+        from .latex import render_latex
+
+        render_latex(context, exp_dir / f"{latex}.pdf")
 
 
 def explore_stage(split_path: str, feature_paths: list[str], params: dict, out_dir) -> None:
@@ -221,6 +257,29 @@ def _publish_explore(manifest_path: str | None, image_dir: Path) -> dict | None:
     manifest = read_json(manifest_path)
     manifest["images"] = publish_images(manifest["images"], Path(manifest_path).parent, image_dir)
     return manifest
+
+
+def _publish_sections(inputs: dict, config: dict, exp_dir: Path) -> list[dict]:
+    """Report sections of the optional data stages (SEGMENT, PREDICT), their tables published."""
+    sections = []
+    if "segment" in inputs:
+        from .segment import publish
+
+        sections.append(publish(inputs["segment_manifest"], inputs["segment"], exp_dir,
+                                config["SEGMENT"]["segment_target"]))  # fmt: skip
+    if "predict" in inputs:
+        from .predict import publish as publish_predictions
+
+        sections.append(publish_predictions(inputs["predict_manifest"], inputs["predict"], exp_dir))
+    if "selftrain" in inputs:  # SELFTRAIN: the rounds table and plot (rule selftrain_results)
+        from .selftrain import report_section
+
+        sections.append(report_section(inputs["selftrain"]))
+    if "ssl" in inputs:  # SSL: EER per round and the references (rule ssl_results)
+        from .speaker_ssl import report_section as ssl_section
+
+        sections.append(ssl_section(inputs["ssl"]))
+    return sections
 
 
 def label_order(values) -> list[str]:

@@ -22,16 +22,52 @@ from .models import balance, fit_model, make_model, make_scaler, predict_proba
 log = logging.getLogger("sauti.train")
 
 
-def fit_pipeline(X: pd.DataFrame, y: np.ndarray, speakers, params: dict, seed: int, labels):
-    """Scaler (train only) -> balancing (train only) -> model. Returns (scaler, model)."""
-    scaler = make_scaler(params["scale"]).fit(X, speakers)
+def fit_pipeline(
+    X: pd.DataFrame, y: np.ndarray, speakers, params: dict, seed: int, labels, dev=None
+):
+    """Scaler (train only) -> balancing (train only) -> model. Returns (scaler, model).
+
+    `dev` = (X, y, speakers) of the dev split. Neural models (`uses_dev`) early-stop on it, or,
+    without dev rows, on a speaker-grouped share of train held out before balancing (so no
+    resampled copy of a held-out row is trained on). Classic models ignore it.
+    """
+    model = make_model(params["MODEL"], params["type"], seed, len(labels) if labels else None)
+    if getattr(model, "uses_spectra", False):  # cnn: the image shape and the noise need them
+        model.set_params(spectra=params.get("feature_options", {}).get("spectra"))
+    # the cnn normalises its log-mel images itself; a per-column scaler would break them
+    scale = "none" if getattr(model, "ignores_scale", False) else params["scale"]
+    scaler = make_scaler(scale).fit(X, speakers)
     Xs = np.asarray(scaler.transform(X, speakers), dtype=float)
+    stop_on = None
+    if getattr(model, "uses_dev", False):
+        Xs, y, stop_on = _early_stopping_rows(model, scaler, Xs, y, speakers, dev, params, seed)
     Xb, yb = (
         balance(Xs, y, params["balancing"], seed) if params["type"] == "classification" else (Xs, y)
     )
-    model = make_model(params["MODEL"], params["type"], seed, len(labels) if labels else None)
-    fit_model(model, Xb, yb, bool(params["MODEL"].get("class_weight")))
+    if getattr(model, "uses_dev", False):
+        model.fit(Xb, yb, dev=stop_on)
+    else:
+        fit_model(model, Xb, yb, bool(params["MODEL"].get("class_weight")))
     return scaler, model
+
+
+def _early_stopping_rows(model, scaler, Xs, y, speakers, dev, params, seed):
+    """(train X, train y, (X, y) to early-stop on or None) for a neural model; EXP.epochs set."""
+    from .deep.mlp import validation_rows
+
+    if params.get("epochs"):  # EXP.epochs null: the model's own default (mlp 100, ...)
+        model.set_params(epochs=int(params["epochs"]))
+    if dev is not None and len(dev[0]):
+        return Xs, y, (np.asarray(scaler.transform(dev[0], dev[2]), dtype=float), dev[1])
+    held = validation_rows(
+        y, speakers, model.validation_share, seed, params["type"] == "classification"
+    )
+    if held is None:
+        log.warning("no dev split and no held-out speakers: the last epoch is kept")
+        return Xs, y, None
+    n_speakers = len(set(np.asarray(speakers)[held]))
+    log.info("early stopping on %d rows of %d held-out train speakers", held.sum(), n_speakers)
+    return Xs[~held], y[~held], (Xs[held], y[held])
 
 
 def predict_rows(
@@ -63,11 +99,13 @@ def train_runs(data: pd.DataFrame, features: pd.DataFrame, params: dict) -> dict
         else np.full(len(data), "unknown")
     )
     is_train = (data["split"] == "train").to_numpy()
+    is_dev = (data["split"] == "dev").to_numpy()
+    dev = (features[is_dev], y_all[is_dev], speakers[is_dev]) if is_dev.any() else None
     rows, bundle = [], None
     for run in range(int(params["runs"])):
         seed = int(params["random_seed"]) + run
         scaler, model = fit_pipeline(
-            features[is_train], y_all[is_train], speakers[is_train], params, seed, labels
+            features[is_train], y_all[is_train], speakers[is_train], params, seed, labels, dev
         )
         for split in ("dev", "test"):
             mask = (data["split"] == split).to_numpy()

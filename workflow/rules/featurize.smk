@@ -12,6 +12,9 @@ rule features_shard:
     resources:
         mem_mb=REG.mem_mb("features_shard"),
         runtime=REG.runtime("features_shard"),
+        gpu=REG.features_gpu,
+        device=REG.features_device,
+        batch_size=REG.features_batch_size,
     params:
         cfg=REG.params("features"),
     script:

@@ -14,6 +14,7 @@ rule train:
     resources:
         mem_mb=REG.mem_mb("train"),
         runtime=REG.runtime("train"),
+        gpu=REG.gpu("train"),
     params:
         cfg=REG.params("train"),
     script:

@@ -7,7 +7,8 @@ that a user comparing an mlp with a cnn compares models, not training code.
 Contract:
 * `model(x)` returns logits (classification, shape [n, k]) or values ([n] or [n, 1], regression);
 * the data are `(inputs, targets)` pairs of tensors (inputs may be a dict of tensors for
-  transformers); targets are class indices (long) or floats;
+  transformers, or any object with len() whose [index tensor] gives a tensor or such a dict,
+  so that audio can be padded batch by batch); targets are class indices (long) or floats;
 * `augment(batch_inputs, generator)` (optional) is applied to training batches only, so the
   noise changes every epoch and never touches dev data;
 * the model that comes back holds the weights of the best epoch, and `history` has one row per
@@ -168,8 +169,12 @@ def fit(
     dev: tuple | None,
     settings: FitSettings,
     augment: Callable | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ):
     """Train `model` with early stopping on `dev`; return (model with best weights, history).
+
+    `on_epoch(row)` (optional) gets each epoch's history row as it is done, e.g. to write
+    TensorBoard scalars while a long fine-tuning run is still going.
 
     Without dev data every epoch is scored on the training data (no early stopping possible:
     the last epoch is kept). Patience counts epochs without improvement of the measure.
@@ -237,6 +242,8 @@ def fit(
             }
         )
         bar.set_postfix(loss=f"{train_loss:.3f}", **{settings.measure: f"{value:.3f}"})
+        if on_epoch is not None:
+            on_epoch(rows[-1])
         if dev is not None and settings.patience and waited >= int(settings.patience):
             log.info(
                 "early stop at epoch %d: no better %s for %d epochs",

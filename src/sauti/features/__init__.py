@@ -21,7 +21,10 @@ from tqdm import tqdm
 from .. import audio
 from ..errors import SautiError
 
-KINDS = ("os", "praat", "mfcc", "import")
+KINDS = ("os", "praat", "mfcc", "import", "spectra")
+#: Kinds computed by pretrained networks in batches (sauti.features.embeddings).
+EMBEDDING_KINDS = ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap", "spkrec")
+KINDS = (*KINDS, *EMBEDDING_KINDS)
 
 # A per-sample extractor: 16 kHz mono float32 signal -> {feature name (unprefixed): value}.
 Extractor = Callable[[np.ndarray], dict[str, float]]
@@ -44,6 +47,10 @@ def extract(kind: str, samples: pd.DataFrame, params: dict, progress: bool = Tru
         from . import imported
 
         raw = imported.extract(samples, params)
+    elif kind in EMBEDDING_KINDS:
+        from . import embeddings
+
+        raw = embeddings.extract(kind, samples, params, progress)
     else:
         raw = _extract_audio(kind, _make_extractor(kind, params), samples, progress)
     return _finish(kind, raw, samples)
@@ -67,6 +74,10 @@ def _make_extractor(kind: str, params: dict) -> Extractor:
         from . import praat_features
 
         return praat_features.make_extractor(params)
+    if kind == "spectra":
+        from . import spectra
+
+        return spectra.make_extractor(params)
     from . import mfcc_features
 
     return mfcc_features.make_extractor(params)
