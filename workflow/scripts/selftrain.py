@@ -1,0 +1,9 @@
+"""Shim: one self-training round (logic in sauti.selftrain)."""
+from pathlib import Path
+
+from sauti.runner import stage_logging
+from sauti.selftrain import round_stage
+
+with stage_logging(snakemake.log[0], "selftrain"):  # noqa: F821
+    round_stage(dict(snakemake.input), snakemake.params.cfg,  # noqa: F821
+                str(Path(snakemake.output.state).parent))  # noqa: F821
