@@ -160,7 +160,12 @@ def test_bad_layer_and_missing_model_are_one_line(models, clips, tmp_path):
 
 
 def test_offline_hub_name_is_one_line(clips, monkeypatch):
+    import huggingface_hub.constants
+
+    # the constant is read when huggingface_hub is imported, so the env alone can be too late;
+    # without it the hub lookup waits for network timeouts (~45 s) before failing the same way
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(SautiError) as err:
         # a bare Nkululeko-style name gets the type's organisation: facebook/<name>
         extract("wavlm", clips[:1], _params("wavlm", "wavlm-base-plus-sauti-test"), False)
