@@ -95,3 +95,23 @@ def test_sample_selection_restricts_to_one_split(tmp_path, table):
               "PLOT": {"kind": "box", "format": "png"}, "sample_selection": "test"}  # fmt: skip
     manifest = explore.run(data, None, params, tmp_path)
     assert manifest["stats"]["samples"] == int((data["split"] == "test").sum())
+
+
+def test_shap_ranks_the_feature_that_decides_the_label_first(tmp_path, table):
+    """Real praat features of real speech plus one column that alone decides the label (binary)
+    and three classes (multi-class plot): SHAP must put that column first both times."""
+    rows = table.groupby("speaker").head(3).reset_index(drop=True)
+    features = extract("praat", rows[["file", "start", "end"]], {}, progress=False)
+    rng = np.random.default_rng(0)
+    params = {"target": "label", "type": "classification", "random_seed": 42, "name": "t",
+              "PLOT": {"kind": "box", "format": "png"}, "sample_selection": "all", "bias": False,
+              "max_feats": 5, "shap": True}  # fmt: skip
+    for classes in (["a", "b"], ["a", "b", "c"]):
+        label = rng.choice(classes, size=len(rows))
+        data = rows.assign(label=label)
+        decisive = features.assign(decisive=pd.Series(label).map({"a": -1.0, "b": 0.0, "c": 1.0}))
+        out = tmp_path / str(len(classes))
+        manifest = explore.run(data, decisive, params, out)
+        assert list(manifest["shap"])[0] == "decisive" and len(manifest["shap"]) == 5
+        assert (out / "shap.png").read_bytes()[:4] == b"\x89PNG"
+        assert "shap.png" in {image["file"] for image in manifest["images"]}

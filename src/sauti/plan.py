@@ -26,7 +26,7 @@ STAGE_VERSIONS = {
     "ensemble": 1,
     "optim": 1,
     "test": 1,
-    "explore": 1,
+    "explore": 2,  # 2: EXPL.shap draws a SHAP summary (was a note)
     "augment": 1,
     "finetune": 1,
     "segment": 1,
@@ -209,10 +209,13 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
 
     segment = plan_segment(cfg, split)  # None unless SEGMENT.databases
     if segment:  # features of the segments replace the databases' features
-        split_table, features = segment, [
-            make_stage("features", {"type": k, **_feature_options(k, feats)}, (segment,))
-            for k in feats["type"]
-        ]
+        split_table, features = (
+            segment,
+            [
+                make_stage("features", {"type": k, **_feature_options(k, feats)}, (segment,))
+                for k in feats["type"]
+            ],
+        )
     else:
         split_table = split
     train = make_stage(
@@ -258,7 +261,7 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
 
 
 #: EXPL keys whose work needs the feature tables (the rest needs only the split table).
-EXPLORE_FEATURE_KEYS = ("feature_distributions", "scatter", "plot_tree")
+EXPLORE_FEATURE_KEYS = ("feature_distributions", "scatter", "plot_tree", "shap")
 #: EXPL keys that request an explore stage at all.
 EXPLORE_KEYS = ("bias", "value_counts", "print_stats", *EXPLORE_FEATURE_KEYS)
 
