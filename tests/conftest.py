@@ -12,7 +12,8 @@ import pytest
 import sauti.audio
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_DIR = Path(os.environ.get("SAUTI_DEMO_DIR", REPO / "data" / "demo"))
+# absolute: `make test` passes SAUTI_DEMO_DIR=data/demo, and workflow tests run in other folders
+DEMO_DIR = Path(os.environ.get("SAUTI_DEMO_DIR", REPO / "data" / "demo")).resolve()
 
 
 @pytest.fixture(scope="session")
