@@ -29,10 +29,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 
 from ..errors import SautiError
 from . import require_torch
+from .estimator import TorchEstimator, encode_labels, softmax
 from .options import layer_sizes, resolve_loss, resolve_measure
 
 log = logging.getLogger("sauti.deep")
@@ -46,11 +47,9 @@ GENERATED_NOISE_SECONDS = 5.0
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
-class CNNClassifier(ClassifierMixin, BaseEstimator):
+class CNNClassifier(ClassifierMixin, TorchEstimator):
     """cnn: string labels in and out, `classes_` sorted, softmax probabilities in that order."""
 
-    #: sauti.training passes dev rows (or a held-out share of train speakers) to such models
-    uses_dev = True
     #: sauti.training sets `spectra` (the FEATS spectra options) before fitting
     uses_spectra = True
     #: sauti.training fits no FEATS.scale scaler for such models (they normalise themselves)
@@ -136,7 +135,6 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         torch = require_torch("MODEL.type = cnn")
         from .cnn_net import LogMelCNN
         from .device import seed_everything
-        from .loop import FitSettings, balanced_class_weights, fit, make_loss
 
         images = self._images(X)
         y = np.asarray(y)
@@ -144,11 +142,6 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         targets = self._encode(y)
         loss_name = resolve_loss(self.loss, "classification", self.class_weight == "balanced")
         measure = resolve_measure(self.measure, "classification")
-        weights = (
-            balanced_class_weights(targets, len(self.classes_))
-            if loss_name == "weighted_cross"
-            else None
-        )
         seed = int(self.random_state)
         seed_everything(seed)
         net = LogMelCNN(len(self.classes_), self._channels(), float(self.drop))
@@ -160,31 +153,18 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 torch.as_tensor(self._images(dev[0])),
                 torch.as_tensor(self._encode(np.asarray(dev[1])), dtype=torch.long),
             )
-        settings = FitSettings(
-            epochs=int(self.epochs or DEFAULT_EPOCHS),
-            patience=int(self.patience) if self.patience else None,
-            batch_size=int(self.batch_size),
-            learning_rate=float(self.learning_rate),
-            optimizer=str(self.optimizer),
-            device=str(self.device),
-            seed=seed,
-            measure=measure,
-            task="classification",
-            progress=bool(self.progress),
-            desc="cnn",
-        )
-        net, history = fit(
+        self._train(
             net,
-            make_loss(loss_name, "classification", weights),
-            train=(torch.as_tensor(images), torch.as_tensor(targets, dtype=torch.long)),
-            dev=dev_pair,
-            settings=settings,
+            (torch.as_tensor(images), torch.as_tensor(targets, dtype=torch.long)),
+            dev_pair,
+            loss_name,
+            measure,
+            "classification",
+            self.epochs or DEFAULT_EPOCHS,
+            seed,
+            "cnn",
             augment=self.augmenter(seed),
         )
-        self.state_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
-        self.history_ = history
-        self.best_epoch_ = int(history.loc[history["best"], "epoch"].iloc[0])
-        self._net_cache = None
         return self
 
     def augmenter(self, seed: int = 0):
@@ -208,41 +188,23 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _encode(self, y) -> np.ndarray:
-        index = {label: i for i, label in enumerate(self.classes_)}
-        unknown = [v for v in np.unique(y) if v not in index]
-        if unknown:
-            raise SautiError(f"dev label {unknown[0]!r} does not occur in the training data")
-        return np.array([index[v] for v in y], dtype=np.int64)
+        return encode_labels(self.classes_, y)
 
     # -- prediction -----------------------------------------------------------------------------
     def _outputs(self, X) -> np.ndarray:
         torch = require_torch("MODEL.type = cnn")
         from .cnn_net import LogMelCNN
-        from .loop import predict
 
-        net = getattr(self, "_net_cache", None)
-        if net is None:
-            net = LogMelCNN(len(self.classes_), self._channels(), float(self.drop))
-            net.load_state_dict({k: torch.as_tensor(v) for k, v in self.state_.items()})
-            net.eval()
-            self._net_cache = net
-        return predict(
-            net, torch.as_tensor(self._images(X)), batch_size=256, device=torch.device("cpu")
-        )
+        def build():
+            return LogMelCNN(len(self.classes_), self._channels(), float(self.drop))
+
+        return self._predict_outputs(torch, build, torch.as_tensor(self._images(X)), batch_size=256)
 
     def predict_proba(self, X) -> np.ndarray:
-        logits = self._outputs(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        expo = np.exp(logits)
-        return expo / expo.sum(axis=1, keepdims=True)
+        return softmax(self._outputs(X))
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self._outputs(X).argmax(axis=1)]
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_net_cache", None)  # rebuilt from state_ on first use
-        return state
 
 
 # ------------------------------------------------------------------------------ noise images

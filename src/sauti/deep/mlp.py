@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin
 
 from ..errors import SautiError
 from . import require_torch
+from .estimator import TorchEstimator, encode_labels, softmax
 from .options import (  # noqa: F401  (re-exported: the mlp's keys live with it)
     ACTIVATIONS,
     DEFAULT_EPOCHS,
@@ -61,11 +62,9 @@ def validation_rows(y, speakers, share: float, seed: int, classification: bool):
 # ------------------------------------------------------------------------------ the estimators
 
 
-class _MLPBase(BaseEstimator):
+class _MLPBase(TorchEstimator):
     """Shared parameters, fit and prediction of the classifier and the regressor."""
 
-    #: sauti.training passes dev rows (or a held-out share of train speakers) to such models
-    uses_dev = True
     _task = "classification"
 
     def __init__(
@@ -109,7 +108,6 @@ class _MLPBase(BaseEstimator):
         Without dev the last epoch is kept (the loop has nothing to choose by)."""
         torch = require_torch(f"MODEL.type = {self._type_name()}")
         from .device import seed_everything
-        from .loop import FitSettings, balanced_class_weights, fit, make_loss
 
         X = np.asarray(X, dtype=np.float32)
         targets = self._encode_fit(np.asarray(y))
@@ -120,11 +118,6 @@ class _MLPBase(BaseEstimator):
                 f"MODEL.activation = {self.activation!r} is unknown",
                 hint=f"use one of {', '.join(ACTIVATIONS)}",
             )
-        weights = (
-            balanced_class_weights(targets, len(self.classes_))
-            if loss_name == "weighted_cross"
-            else None
-        )
         seed = int(self.random_state)
         seed_everything(seed)  # the initial weights depend on the seed, not only the batches
         self.n_features_in_ = X.shape[1]
@@ -135,30 +128,17 @@ class _MLPBase(BaseEstimator):
                 torch.as_tensor(np.asarray(dev[0], dtype=np.float32)),
                 self._tensor(torch, self._encode(np.asarray(dev[1]))),
             )
-        settings = FitSettings(
-            epochs=int(self.epochs),
-            patience=int(self.patience) if self.patience else None,
-            batch_size=int(self.batch_size),
-            learning_rate=float(self.learning_rate),
-            optimizer=str(self.optimizer),
-            device=str(self.device),
-            seed=seed,
-            measure=measure,
-            task=self._task,
-            progress=bool(self.progress),
-            desc=self._type_name(),
-        )
-        net, history = fit(
+        self._train(
             net,
-            make_loss(loss_name, self._task, weights),
-            train=(torch.as_tensor(X), self._tensor(torch, targets)),
-            dev=dev_pair,
-            settings=settings,
+            (torch.as_tensor(X), self._tensor(torch, targets)),
+            dev_pair,
+            loss_name,
+            measure,
+            self._task,
+            self.epochs,
+            seed,
+            self._type_name(),
         )
-        self.state_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
-        self.history_ = history
-        self.best_epoch_ = int(history.loc[history["best"], "epoch"].iloc[0])
-        self._net_cache = None
         return self
 
     def _network(self, torch):
@@ -179,25 +159,14 @@ class _MLPBase(BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         """Raw network outputs on the CPU, from the saved best-epoch weights."""
         torch = require_torch(f"MODEL.type = {self._type_name()}")
-        from .loop import predict
-
-        net = getattr(self, "_net_cache", None)
-        if net is None:
-            net = self._network(torch)
-            net.load_state_dict({k: torch.as_tensor(v) for k, v in self.state_.items()})
-            net.eval()
-            self._net_cache = net
         X = np.asarray(X, dtype=np.float32)
         if X.shape[1] != self.n_features_in_:
             raise SautiError(
                 f"the mlp was trained on {self.n_features_in_} features, got {X.shape[1]}"
             )
-        return predict(net, torch.as_tensor(X), batch_size=1024, device=torch.device("cpu"))
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_net_cache", None)  # rebuilt from state_ on first use
-        return state
+        return self._predict_outputs(
+            torch, lambda: self._network(torch), torch.as_tensor(X), batch_size=1024
+        )
 
     def _type_name(self) -> str:
         return "mlp" if self._task == "classification" else "mlp_reg"
@@ -213,11 +182,7 @@ class TorchMLPClassifier(ClassifierMixin, _MLPBase):
         return self._encode(y)
 
     def _encode(self, y):
-        index = {label: i for i, label in enumerate(self.classes_)}
-        unknown = [v for v in np.unique(y) if v not in index]
-        if unknown:
-            raise SautiError(f"dev label {unknown[0]!r} does not occur in the training data")
-        return np.array([index[v] for v in y], dtype=np.int64)
+        return encode_labels(self.classes_, y)
 
     @staticmethod
     def _tensor(torch, values):
@@ -227,10 +192,7 @@ class TorchMLPClassifier(ClassifierMixin, _MLPBase):
         return len(self.classes_)
 
     def predict_proba(self, X) -> np.ndarray:
-        logits = self._outputs(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        expo = np.exp(logits)
-        return expo / expo.sum(axis=1, keepdims=True)
+        return softmax(self._outputs(X))
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self._outputs(X).argmax(axis=1)]
