@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from speech_support import join_with_pauses
 
 from sauti import audio
 from sauti.errors import SautiError
@@ -33,23 +34,12 @@ def test_fit_lengths_merges_drops_and_splits():
 def long_recordings(demo_table, tmp_path_factory):
     """Two speakers' recordings, each 6 real utterances joined with 0.6-1.2 s pauses, as a
     split table of two whole-file rows (one train, one test) plus the true utterance times."""
-    import librosa
-
     rng = np.random.default_rng(1)
     folder = tmp_path_factory.mktemp("long")
     rows, truths = [], []
     for i, speaker in enumerate(["allison", "june"]):
         clips = demo_table[demo_table["speaker"] == speaker].head(6)
-        parts, truth, position = [], [], 0.0
-        for file in clips["file"]:
-            pause = np.zeros(int(audio.SAMPLE_RATE * rng.uniform(0.6, 1.2)), np.float32)
-            speech, _ = librosa.effects.trim(audio.read(file), top_db=30)
-            parts += [pause, speech]
-            position += len(pause) / audio.SAMPLE_RATE
-            truth.append((position, position + len(speech) / audio.SAMPLE_RATE))
-            position += len(speech) / audio.SAMPLE_RATE
-        parts.append(np.zeros(audio.SAMPLE_RATE, np.float32))
-        signal = np.concatenate(parts)
+        signal, truth = join_with_pauses(clips["file"], rng)
         path = folder / f"{speaker}.wav"
         sf.write(path, signal, audio.SAMPLE_RATE)
         duration = len(signal) / audio.SAMPLE_RATE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from speech_support import join_with_pauses
 
 from sauti import audio, vad
 
@@ -11,21 +12,9 @@ from sauti import audio, vad
 @pytest.fixture(scope="module")
 def concatenated(demo_table):
     """12 real utterances (recording silence trimmed at -30 dB) joined with 0.6-1.2 s pauses."""
-    import librosa
-
-    rng = np.random.default_rng(0)
     real = demo_table[(demo_table["source"] == "real") & (demo_table["end"] > 0.5)]
     rows = real.sample(12, random_state=3)
-    parts, truth, position = [], [], 0.0
-    for file in rows["file"]:
-        pause = np.zeros(int(audio.SAMPLE_RATE * rng.uniform(0.6, 1.2)), np.float32)
-        speech, _ = librosa.effects.trim(audio.read(file), top_db=30)
-        parts += [pause, speech]
-        position += len(pause) / audio.SAMPLE_RATE
-        truth.append((position, position + len(speech) / audio.SAMPLE_RATE))
-        position += len(speech) / audio.SAMPLE_RATE
-    parts.append(np.zeros(audio.SAMPLE_RATE, np.float32))
-    return np.concatenate(parts), truth
+    return join_with_pauses(rows["file"], np.random.default_rng(0))
 
 
 def test_segments_recover_the_utterances(concatenated):
