@@ -45,9 +45,8 @@ COLUMNS = (
 )
 
 
-@functools.lru_cache(maxsize=1)
-def demo_os_features() -> pd.DataFrame:
-    """demo.csv + eGeMAPSv02 functionals of every recording (extracted once per process)."""
+def demo_features(kind: str, params: dict) -> pd.DataFrame:
+    """demo.csv (absolute paths, whole files) + the `kind` features of every recording."""
     import sauti.audio
     from sauti.features import extract
 
@@ -55,8 +54,13 @@ def demo_os_features() -> pd.DataFrame:
     table["file"] = [str((DEMO / f).resolve()) for f in table["file"]]
     table["start"] = 0.0
     table["end"] = [sauti.audio.info(f)[0] for f in table["file"]]
-    feats = extract("os", table[ID], {"set": "eGeMAPSv02", "level": "functionals"}, False)
-    return pd.concat([table, feats], axis=1)
+    return pd.concat([table, extract(kind, table[ID], params, False)], axis=1)
+
+
+@functools.lru_cache(maxsize=1)
+def demo_os_features() -> pd.DataFrame:
+    """eGeMAPSv02 functionals of every demo recording (extracted once per process)."""
+    return demo_features("os", {"set": "eGeMAPSv02", "level": "functionals"})
 
 
 def timed_fit(net, loss_fn, train, dev, settings, augment=None) -> float:
@@ -108,16 +112,8 @@ def bench_mlp(device: str, epochs: int, batch_size: int = 8) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def demo_spectra() -> pd.DataFrame:
-    """demo.csv + 64-band log-mel images of the first second of every recording (once)."""
-    import sauti.audio
-    from sauti.features import extract
-
-    table = pd.read_csv(DEMO / "demo.csv")
-    table["file"] = [str((DEMO / f).resolve()) for f in table["file"]]
-    table["start"] = 0.0
-    table["end"] = [sauti.audio.info(f)[0] for f in table["file"]]
-    feats = extract("spectra", table[ID], CNN_SPECTRA, False)
-    return pd.concat([table, feats], axis=1)
+    """64-band log-mel images of the first second of every demo recording (once per process)."""
+    return demo_features("spectra", CNN_SPECTRA)
 
 
 CNN_SPECTRA = {"fft_win_dur": 25, "fft_hop_dur": 10, "fft_nbands": 64, "max_duration": 1.0}
