@@ -270,8 +270,9 @@ def test_device_and_batch_size_stay_out_of_the_key(tmp_path, corpus, models):
     layer = _registry(tmp_path, _experiment(corpus, **base, **{"wav2vec2.layer": 1}), "l1.yaml")
     keys = [r.plans[0].features[0].key for r in (cpu, gpu, layer)]
     assert keys[0] == keys[1] != keys[2]
-    w = SimpleNamespace(key=keys[0])
+    w = SimpleNamespace(key=keys[0], shard="0", n="2")  # a shard job (EXP.shards 2)
     assert cpu.features_gpu(w) == 0 and gpu.features_gpu(w) == 1
+    assert gpu.features_gpu(SimpleNamespace(key=keys[0])) == 0  # the merge job needs no GPU
     assert gpu.features_run(w) == {"wav2vec2.device": "cuda:0", "wav2vec2.batch_size": 2}
     assert cpu.plans[0].features[0].params["wav2vec2.model"] == models["wav2vec2"]
     with pytest.raises(ConfigError, match=r"FEATS\.wav2vec2\.device = 'tpu' is not a device"):

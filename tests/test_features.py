@@ -17,6 +17,7 @@ import pytest
 
 from sauti.errors import SautiError
 from sauti.features import KINDS, extract
+from sauti.plan import THREADED_KINDS
 
 OS_DEFAULT = {"set": "eGeMAPSv02", "level": "functionals"}
 AUDIO_KINDS = {"os": OS_DEFAULT, "praat": {}, "mfcc": {"n_mfcc": 13}}
@@ -120,6 +121,25 @@ def test_start_end_slice_is_respected(few, kind):
     b = extract(kind, first_half, AUDIO_KINDS[kind], progress=False)
     for row in range(3):
         assert not np.allclose(a.iloc[row], b.iloc[row]), f"row {row} ignores start/end"
+
+
+@pytest.mark.parametrize("kind", THREADED_KINDS)
+def test_threaded_extraction_equals_one_thread_in_row_order(small_samples, kind):
+    """A features job runs these kinds in its `threads`; the table must not change."""
+    one = extract(kind, small_samples, AUDIO_KINDS[kind], progress=False)
+    three = extract(kind, small_samples, AUDIO_KINDS[kind], progress=False, workers=3)
+    pd.testing.assert_frame_equal(one, three, check_exact=True)
+
+
+def test_a_bad_file_stops_threaded_extraction_with_its_name(tmp_path, small_samples):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00garbage, not audio" * 50)
+    samples = pd.concat(
+        [small_samples, pd.DataFrame({"file": [str(bad)], "start": [0.0], "end": [1.0]})],
+        ignore_index=True,
+    )
+    with pytest.raises(SautiError, match="broken.wav"):
+        extract("os", samples, OS_DEFAULT, progress=False, workers=2)
 
 
 def test_rows_follow_the_samples_order(few):

@@ -39,11 +39,16 @@ def experiment(tmp_path, csv, shards) -> str:
 
 
 @pytest.mark.parametrize(
-    ("rows", "shards"),
-    [(0, 1), (None, 1), (1, 1), (249, 1), (499, 1), (500, 2), (517, 2), (20_000, 80), (10**6, 100)],
-)
-def test_auto_shards_one_per_250_rows_capped(rows, shards):
-    assert scaling.auto_shards(rows) == shards
+    ("rows", "threaded", "shards"),
+    [
+        (0, True, 1), (None, True, 1), (1, True, 1), (1999, True, 1), (2000, True, 2),
+        (20_000, True, 20), (10**6, True, 100),
+        # kinds that run in one thread get 2 shards, so two cores work on a small database
+        (None, False, 1), (1, False, 1), (2, False, 2), (517, False, 2), (3000, False, 3),
+    ],
+)  # fmt: skip
+def test_auto_shards_one_per_1000_rows_capped(rows, threaded, shards):
+    assert scaling.auto_shards(rows, threaded) == shards
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 7, 100])
@@ -90,16 +95,25 @@ def test_audformat_rows_are_the_largest_wanted_table(tmp_path):
 def test_auto_shards_follow_the_database_size_in_the_dag(tmp_path):
     small, large = tmp_path / "small.csv", tmp_path / "large.csv"
     write_csv(small, 120)
-    write_csv(large, 1100)
-    for csv, expected in ((small, 1), (large, 4)):
+    write_csv(large, 4100)
+    for csv, expected in ((small, {"os": 1, "praat": 2}), (large, {"os": 4, "praat": 4})):
         registry = registry_from_files([experiment(tmp_path, csv, "auto")])
-        features = [s for s in registry.plans[0].stages() if s.stage == "features"]
-        assert len(features) == 2  # os and praat: each gets the database's count
-        assert {registry.shards[s.key] for s in features} == {expected}
-        paths = registry.feature_shards(SimpleNamespace(key=features[0].key))
-        assert [p.rsplit("/", 1)[1] for p in paths][
-            -1
-        ] == f"shard-{expected - 1}-of-{expected}.parquet"
+        features = {
+            s.params["type"]: s for s in registry.plans[0].stages() if s.stage == "features"
+        }
+        assert {kind: registry.shards[s.key] for kind, s in features.items()} == expected
+        n = expected["praat"]
+        paths = registry.feature_shards(SimpleNamespace(key=features["praat"].key))
+        assert [p.rsplit("/", 1)[1] for p in paths][-1] == f"shard-{n - 1}-of-{n}.parquet"
+        # a one-shard database's features job extracts itself: no shard inputs, all threads
+        os_job = SimpleNamespace(key=features["os"].key)
+        inputs = registry.features_inputs(os_job)
+        assert ("shards" in inputs) == (expected["os"] > 1)
+        assert registry.features_threads(os_job) == (
+            scaling.FEATURE_THREADS if expected["os"] == 1 else 1  # a merge job needs one
+        )
+        praat_shard = SimpleNamespace(key=features["praat"].key, shard="0", n=str(n))
+        assert registry.features_threads(praat_shard) == 1  # parselmouth is not thread-safe
     # the count is no part of any cache key: a fixed count keys the same features
     auto = registry_from_files([experiment(tmp_path, large, "auto")]).plans[0]
     fixed = registry_from_files([experiment(tmp_path, large, 3)]).plans[0]
@@ -108,8 +122,8 @@ def test_auto_shards_follow_the_database_size_in_the_dag(tmp_path):
 
 def test_shards_setting_is_validated_in_one_line(tmp_path):
     base = {"EXP": {"name": "e"}, "DATA": {"databases": ["db"], "db": "x.csv"}}
-    assert resolve(base)["EXP"]["shards"] == 2
-    assert resolve({**base, "EXP": {"name": "e", "shards": "auto"}})["EXP"]["shards"] == "auto"
+    assert resolve(base)["EXP"]["shards"] == "auto"
+    assert resolve({**base, "EXP": {"name": "e", "shards": 3}})["EXP"]["shards"] == 3
     for bad in ("many", 0):
         with pytest.raises(ConfigError) as err:
             resolve({**base, "EXP": {"name": "e", "shards": bad}}, "exp.yaml")
@@ -158,7 +172,7 @@ def test_auto_shards_for_an_augmented_table_count_its_databases_times_copies(tmp
     """Features of an augment table (not written before its job) get a count from the config:
     the database rows it derives from times `copies`, so the count never changes later."""
     csv = tmp_path / "db.csv"
-    write_csv(csv, 600)
+    write_csv(csv, 6000)
     cfg = yaml.safe_load(Path(experiment(tmp_path, csv, "auto")).read_text())
     cfg["AUGMENT"] = {"copies": 2, "augmentations": [{"type": "gain"}]}
     path = tmp_path / "augmented.yaml"
@@ -171,11 +185,8 @@ def test_auto_shards_for_an_augmented_table_count_its_databases_times_copies(tmp
     }
     assert (
         counts
-        == {"samples": 2, "augment": scaling.auto_shards(1200)}
-        == {
-            "samples": 2,
-            "augment": 4,
-        }
+        == {"samples": 6, "augment": scaling.auto_shards(12_000)}
+        == {"samples": 6, "augment": 12}
     )
     augment_features = next(
         key
@@ -183,6 +194,6 @@ def test_auto_shards_for_an_augmented_table_count_its_databases_times_copies(tmp
         if kind == "features" and s.upstream[0].stage == "augment"
     )
     runtime = registry.runtime("features_shard")
-    assert runtime(SimpleNamespace(key=augment_features, n="4"), 1) == scaling.runtime(
-        "features_shard", 300
+    assert runtime(SimpleNamespace(key=augment_features, shard="0", n="12"), 1) == (
+        scaling.runtime("features_shard", 1000)
     )

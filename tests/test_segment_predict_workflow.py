@@ -79,8 +79,8 @@ def test_segment_change_reruns_segmentation_and_what_follows(done):
     workdir, corpus = done
     cfg = experiment(corpus, SEGMENT={"databases": ["small"], "min_length": 0.4, "max_length": 1.0})
     jobs = planned_jobs(workdir, write(workdir, cfg, "minlen.yaml"))
-    assert set(jobs) == {"segment", "features_shard", "features", "train", "evaluate", "predict",
-                         "explore", "report", "all"}  # fmt: skip
+    assert set(jobs) == {"segment", "features", "train", "evaluate", "predict", "explore",
+                         "report", "all"}  # fmt: skip
 
 
 def test_predict_change_reruns_only_predict_explore_report(done):

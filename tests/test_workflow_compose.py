@@ -228,7 +228,8 @@ def test_a_2x2_grid_computes_each_feature_set_once(tmp_path, corpus):
     grid = {**experiment(csv, "g", ["praat"], {"type": "svm"}), "GRID": GRID}
     jobs = planned_jobs(tmp_path, write(tmp_path, grid, "grid.yaml"))
     assert jobs["features"] == 2  # praat and mfcc, one database: not 3 (praat is shared)
-    assert jobs["features_shard"] == 2 and jobs["samples"] == 1 and jobs["split"] == 1
+    assert "features_shard" not in jobs  # EXP.shards 1: each features job extracts itself
+    assert jobs["samples"] == 1 and jobs["split"] == 1
     assert jobs["train"] == jobs["evaluate"] == jobs["report"] == 4
     assert jobs["grid_summary"] == 1
 

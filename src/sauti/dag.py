@@ -13,7 +13,7 @@ from pathlib import Path
 from . import scaling
 from .compose import Composite, expand, expand_files
 from .config import ConfigError
-from .plan import ExperimentPlan, Stage, feature_run_options, plan_experiment
+from .plan import THREADED_KINDS, ExperimentPlan, Stage, feature_run_options, plan_experiment
 
 #: The files each keyed stage writes into its folder (first = the one downstream rules read).
 OUTPUTS = {
@@ -57,7 +57,10 @@ class Registry:
                 if stage.key not in self.shards:
                     setting = plan.config["EXP"]["shards"]
                     self.shards[stage.key] = (
-                        scaling.auto_shards(self.count_rows(stage.upstream[0]))
+                        scaling.auto_shards(
+                            self.count_rows(stage.upstream[0]),
+                            threaded=stage.params["type"] in THREADED_KINDS,
+                        )
                         if setting == "auto"
                         else int(setting)
                     )
@@ -98,6 +101,24 @@ class Registry:
         n = self.shards[w.key]
         return [self.path("features", w.key, f"shard-{i}-of-{n}.parquet") for i in range(n)]
 
+    def features_inputs(self, w) -> dict:
+        """The features rule's inputs: the samples table, plus the shard files to merge when
+        the database has more than one shard (with one, the rule extracts itself)."""
+        inputs = {"samples": self.features_samples(w)}
+        if self.shards[w.key] > 1:
+            inputs["shards"] = self.feature_shards(w)
+        return inputs
+
+    def extracts(self, w) -> bool:
+        """Whether this features/features_shard job extracts (False for a merge job)."""
+        return hasattr(w, "shard") or self.shards[w.key] == 1
+
+    def features_threads(self, w) -> int:
+        """threads of an extracting job: FEATURE_THREADS for the kinds that run in threads
+        (sauti.plan.THREADED_KINDS; Snakemake lowers it to --cores locally), else 1."""
+        kind = self.stage("features", w.key).params["type"]
+        return scaling.FEATURE_THREADS if self.extracts(w) and kind in THREADED_KINDS else 1
+
     def features_run(self, w) -> dict:
         """Device and batch size of a features job: not in its key, so that a GPU run and a CPU
         run share the cache (the first experiment naming the key decides). The rule passes them
@@ -119,7 +140,8 @@ class Registry:
         from .deep.device import wants_gpu  # torch-free
 
         kind = self.stage("features", w.key).params["type"]
-        return int(wants_gpu(self.features_run(w).get(f"{kind}.device") or "cpu"))
+        device = self.features_run(w).get(f"{kind}.device") or "cpu"
+        return int(self.extracts(w) and wants_gpu(device))
 
     # cluster resources (sauti.scaling) -------------------------------------------------
     def count_rows(self, stage: Stage) -> int | None:
@@ -140,7 +162,8 @@ class Registry:
         attempt, so `--retries` resubmits a job killed for memory with twice as much."""
 
         def mem_mb(wildcards, input, attempt):
-            return scaling.mem_mb(rule, input.size_mb, attempt)
+            extracting = rule == "features" and self.extracts(wildcards)
+            return scaling.mem_mb("features_shard" if extracting else rule, input.size_mb, attempt)
 
         return mem_mb
 
@@ -161,11 +184,11 @@ class Registry:
         """runtime (minutes) for `rule`'s jobs; shard jobs get time per sample they extract."""
 
         def runtime(wildcards, attempt):
-            samples = 0
-            if rule == "features_shard":
+            if rule.startswith("features") and self.extracts(wildcards):
                 source = self.stage("features", wildcards.key).upstream[0]
-                samples = -(-(self.count_rows(source) or 0) // int(wildcards.n))
-            return scaling.runtime(rule, samples, attempt)
+                samples = -(-(self.count_rows(source) or 0) // self.shards[wildcards.key])
+                return scaling.runtime("features_shard", samples, attempt)
+            return scaling.runtime(rule, 0, attempt)
 
         return runtime
 

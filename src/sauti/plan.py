@@ -56,6 +56,11 @@ FEATURE_OPTIONS = {
     },
     "spkrec": ("spkrec.model",),
 }
+#: Feature kinds whose extractor releases the GIL (openSMILE's C library, librosa's numpy):
+#: one features job runs them in `threads` threads, with results equal to one thread (tested).
+#: praat is not among them: parselmouth gives different values when called from two threads.
+THREADED_KINDS = ("os", "mfcc")
+
 #: FEATS keys that change where and how fast a type is extracted, not its values: kept out of
 #: the features key (a GPU run reuses CPU results) and given to the shard jobs by the registry.
 FEATURE_RUN_OPTIONS = {

@@ -17,10 +17,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-#: `EXP.shards: auto` gives each shard at least this many samples ...
-SAMPLES_PER_SHARD = 250
+#: `EXP.shards: auto` (the default) gives each shard at least this many samples ...
+SAMPLES_PER_SHARD = 1000
 #: ... and never more shards than this (one per node of a 100-node allocation).
 MAX_SHARDS = 100
+#: Threads of an extracting features job for sauti.plan.THREADED_KINDS (cpus_per_task on a
+#: cluster; Snakemake lowers it to --cores on a laptop, so one job then uses every core).
+FEATURE_THREADS = 4
 
 #: Per rule: memory (MB) of a job whose inputs are empty (Python, pandas, the libraries it
 #: imports; measured peak RSS rounded up), and MB per MB of input (parquet inflates when loaded,
@@ -84,12 +87,17 @@ def balanced_rows(durations, shard: int, n_shards: int) -> slice:
     return slice(first_row(shard), first_row(shard + 1))
 
 
-def auto_shards(rows: int | None) -> int:
+def auto_shards(rows: int | None, threaded: bool = True) -> int:
     """`EXP.shards: auto`: one shard per SAMPLES_PER_SHARD rows of the database (rounded down),
-    at least 1 and at most MAX_SHARDS; 1 when the rows cannot be counted."""
+    at least 1 and at most MAX_SHARDS; 1 when the rows cannot be counted.
+
+    Why few shards: each shard is a process that pays Python and library start-up (about a
+    second), while a THREADED_KINDS job already uses every core of its machine. A kind that
+    runs in one thread (praat, embeddings) gets at least 2, so a laptop's two cores both work.
+    """
     if not rows:
         return 1
-    return max(1, min(MAX_SHARDS, rows // SAMPLES_PER_SHARD))
+    return max(1 if threaded or rows < 2 else 2, min(MAX_SHARDS, rows // SAMPLES_PER_SHARD))
 
 
 def count_rows(samples_params: dict) -> int | None:

@@ -59,10 +59,12 @@ def features_shard_stage(
     out_path: str,
     device: str | None = None,
     batch_size: int | None = None,
+    workers: int = 1,
 ) -> None:
     """Extract one feature type for one shard of a database's samples. `device` and
     `batch_size` are the options outside the key of embedding types (sauti.plan
-    FEATURE_RUN_OPTIONS); None or 0 leaves the type's default."""
+    FEATURE_RUN_OPTIONS); None or 0 leaves the type's default. `workers`: the job's threads
+    (used by sauti.plan.THREADED_KINDS)."""
     from .features import extract
     from .plan import FEATURE_RUN_OPTIONS
 
@@ -79,10 +81,27 @@ def features_shard_stage(
         options.update({f"{kind}.device": device or None, f"{kind}.batch_size": batch_size or None})
     log.info("features %s, shard %d/%d: %d samples", params["type"], shard + 1, n_shards, len(part))
     if len(part):
-        values = extract(params["type"], part[ID], options)
+        values = extract(params["type"], part[ID], options, workers=workers)
     else:
         values = pd.DataFrame()
     write_table(out_path, pd.concat([part[ID], values], axis=1))
+
+
+def features_stage(
+    samples_path: str,
+    shard_paths: list[str],
+    params: dict,
+    out_path: str,
+    device: str | None = None,
+    batch_size: int | None = None,
+    workers: int = 1,
+) -> None:
+    """A database's feature table: the merge of its shards, or with no shards (one-shard
+    databases) the extraction itself, which saves a job start and a copy on the common path."""
+    if shard_paths:
+        features_merge_stage(shard_paths, samples_path, out_path)
+    else:
+        features_shard_stage(samples_path, params, 0, 1, out_path, device, batch_size, workers)
 
 
 def features_merge_stage(shard_paths: list[str], samples_path: str, out_path: str) -> None:

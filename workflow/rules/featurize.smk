@@ -1,5 +1,5 @@
 rule features_shard:
-    """One feature type for one shard of a database; shards run as parallel jobs."""
+    """One feature type for one shard of a database (EXP.shards > 1); shards run as parallel jobs."""
     input:
         samples=REG.features_samples,
     output:
@@ -8,7 +8,7 @@ rule features_shard:
         f"{ROOT}/cache/features/{{key}}/shard-{{shard}}-of-{{n}}.log",
     conda:
         "../../envs/sauti.yaml"
-    threads: 1
+    threads: REG.features_threads
     resources:
         mem_mb=REG.mem_mb("features_shard"),
         runtime=REG.runtime("features_shard"),
@@ -22,18 +22,24 @@ rule features_shard:
 
 
 rule features:
-    """Merge the shards in sample order (identical to a one-shard run)."""
+    """A database's feature table: its shards merged in sample order (identical to one shard),
+    or, for a one-shard database, the extraction itself (no shard job, no copy)."""
     input:
-        shards=REG.feature_shards,
-        samples=REG.features_samples,
+        unpack(REG.features_inputs),
     output:
         features=f"{ROOT}/cache/features/{{key}}/features.parquet",
     log:
-        f"{ROOT}/cache/features/{{key}}/merge.log",
+        f"{ROOT}/cache/features/{{key}}/features.log",
     conda:
         "../../envs/sauti.yaml"
+    threads: REG.features_threads
     resources:
         mem_mb=REG.mem_mb("features"),
         runtime=REG.runtime("features"),
+        gpu=REG.features_gpu,
+        device=REG.features_device,
+        batch_size=REG.features_batch_size,
+    params:
+        cfg=REG.params("features"),
     script:
-        "../scripts/features_merge.py"
+        "../scripts/features.py"

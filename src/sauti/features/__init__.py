@@ -13,6 +13,7 @@ import math
 import sys
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from .. import audio
 from ..errors import SautiError
+from ..plan import THREADED_KINDS
 
 KINDS = ("os", "praat", "mfcc", "import", "spectra")
 #: Kinds computed by pretrained networks in batches (sauti.features.embeddings).
@@ -30,12 +32,15 @@ KINDS = (*KINDS, *EMBEDDING_KINDS)
 Extractor = Callable[[np.ndarray], dict[str, float]]
 
 
-def extract(kind: str, samples: pd.DataFrame, params: dict, progress: bool = True) -> pd.DataFrame:
+def extract(
+    kind: str, samples: pd.DataFrame, params: dict, progress: bool = True, workers: int = 1
+) -> pd.DataFrame:
     """Return the `kind` features of every row of `samples` (columns file, start, end).
 
     The result has len(samples) rows in the same order (RangeIndex), float64 columns named
     "<kind>_<feature>", and no NaN/inf: undefined values (e.g. jitter of an unvoiced clip) become
     0.0, but a sample for which nothing at all could be computed raises SautiError.
+    `workers` > 1 extracts THREADED_KINDS in that many threads (other kinds ignore it).
     """
     if kind not in KINDS:
         raise SautiError(
@@ -52,7 +57,8 @@ def extract(kind: str, samples: pd.DataFrame, params: dict, progress: bool = Tru
 
         raw = embeddings.extract(kind, samples, params, progress)
     else:
-        raw = _extract_audio(kind, _make_extractor(kind, params), samples, progress)
+        threads = max(1, int(workers)) if kind in THREADED_KINDS else 1
+        raw = _extract_audio(kind, _make_extractor(kind, params), samples, progress, threads)
     return _finish(kind, raw, samples)
 
 
@@ -84,21 +90,31 @@ def _make_extractor(kind: str, params: dict) -> Extractor:
 
 
 def _extract_audio(
-    kind: str, extractor: Extractor, samples: pd.DataFrame, progress: bool
+    kind: str, extractor: Extractor, samples: pd.DataFrame, progress: bool, threads: int = 1
 ) -> pd.DataFrame:
-    """Run `extractor` on each sample's audio slice; rows keep the samples' order."""
-    rows = []
-    bar = tqdm(
-        _segments(samples),
-        total=len(samples),
-        desc=f"features {kind}",
-        unit="sample",
-        file=sys.stderr,
-        mininterval=2,
-        disable=not progress,
-    )
-    for path, start, end in bar:
-        rows.append(_extract_one(kind, extractor, path, start, end))
+    """Run `extractor` on each sample's audio slice; rows keep the samples' order (also with
+    `threads` > 1: Executor.map yields in input order)."""
+
+    def one(segment):
+        return _extract_one(kind, extractor, *segment)
+
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    try:
+        results = pool.map(one, _segments(samples)) if pool else map(one, _segments(samples))
+        rows = list(
+            tqdm(
+                results,
+                total=len(samples),
+                desc=f"features {kind}",
+                unit="sample",
+                file=sys.stderr,
+                mininterval=2,
+                disable=not progress,
+            )
+        )
+    finally:  # a failing sample stops the job at once, not after the queued ones
+        if pool:
+            pool.shutdown(cancel_futures=True)
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame.from_records(rows, columns=list(rows[0]))
