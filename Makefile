@@ -13,7 +13,7 @@ test: APT_PACKAGES += chromium chromium-driver
 # the REPORT.latex test compiles a PDF with pdflatex and reads it back with pdftotext
 test: APT_PACKAGES += texlive-latex-base poppler-utils
 
-.PHONY: setup system-deps venv deep demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep
+.PHONY: setup system-deps venv deep demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep benchmark-ssl
 
 setup: system-deps venv
 
@@ -83,6 +83,14 @@ benchmark-dag: venv
 # training throughput of the torch models (writes benchmarks/results/deep_train.md)
 benchmark-deep: setup deep demo-data
 	$(BIN)/python benchmarks/bench_deep_train.py
+
+# SSL speaker embeddings, 5 seeds each: the demo digits and spoken sentences
+# (writes benchmarks/results/ssl_speaker.md and ssl_sentences.md)
+benchmark-ssl: setup deep demo-data
+	bash resources/demo/build_sentence_corpus.sh data/sentences
+	$(BIN)/python benchmarks/bench_ssl_speaker.py --seeds 42 43 44 45 46
+	$(BIN)/python benchmarks/bench_ssl_speaker.py --config config/examples/ssl_sentences.yaml \
+	  --seeds 42 43 44 45 46 --out benchmarks/results/ssl_sentences.md
 
 benchmark-nkululeko: setup demo-data
 	bash resources/demo/build_large_corpus.sh data/large

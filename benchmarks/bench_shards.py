@@ -1,13 +1,15 @@
-"""Benchmark: feature extraction in 1 vs 2 (or more) shards with -j2.
+"""Benchmark: the two ways to use several cores for features, shards and threads, with -j2.
 
-    .venv/bin/python benchmarks/bench_shards.py [--shards 1 2] [--corpora demo large]
+    .venv/bin/python benchmarks/bench_shards.py [--corpora demo large]
     (or `make benchmark-shards`)
 
-For each corpus and shard count, a fresh working directory runs the default experiment (os
-eGeMAPSv02 + svm, gender, speaker split) from scratch. Reported: the wall time of the whole
-first run, the feature phase (samples table written -> merged feature table written, so shard
-jobs, their start-up and the merge), and the CPU seconds the shard jobs spent extracting (from
-their logs). The merged tables of all shard counts are compared: they must be identical.
+For each corpus and setting, a fresh working directory runs the default experiment (os
+eGeMAPSv02 + svm, gender, speaker split) from scratch. The settings: 1 shard in 1 thread (the
+baseline), 1 shard in the job's threads (the default on a laptop), 2 shards of 1 thread each
+(two processes). Reported: the wall time of the whole first run, the feature phase (samples
+table written -> merged feature table written, so extraction jobs, their start-up and any
+merge), and the seconds the extraction jobs spent extracting (from their logs, summed). The
+feature tables of all settings are compared: they must be identical.
 Writes benchmarks/results/shards.md.
 """
 
@@ -35,7 +37,15 @@ CORPORA = {
 }
 
 
-def run(workdir: Path, csv: Path, shards: int, jobs: int) -> dict:
+#: (label, EXP.shards, extra snakemake options)
+SETTINGS = (
+    ("1 shard, 1 thread", 1, ["--set-threads", "features=1"]),
+    ("1 shard, threads", 1, []),
+    ("2 shards, 1 thread each", 2, ["--set-threads", "features_shard=1"]),
+)
+
+
+def run(workdir: Path, csv: Path, shards: int, jobs: int, extra: list[str]) -> dict:
     cfg = {
         "EXP": {"name": "shards", "shards": shards},
         "DATA": {
@@ -51,7 +61,9 @@ def run(workdir: Path, csv: Path, shards: int, jobs: int) -> dict:
     configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     started = time.perf_counter()
     result = subprocess.run(
-        snakemake_cli.command(configfile, workdir, f"-j{jobs}"), capture_output=True, text=True
+        snakemake_cli.command(configfile, workdir, f"-j{jobs}", *extra),
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - started
     if result.returncode != 0:
@@ -59,9 +71,10 @@ def run(workdir: Path, csv: Path, shards: int, jobs: int) -> dict:
     cache = workdir / "results" / "cache"
     samples = next(cache.glob("samples/*/samples.parquet")).stat().st_mtime
     merged = next(cache.glob("features/*/features.parquet"))
+    logs = list(merged.parent.glob("shard-*.log")) or [merged.parent / "features.log"]
     extract = sum(
         float(m.group(1))
-        for log in merged.parent.glob("shard-*.log")
+        for log in logs
         if (m := re.search(r"features finished in ([\d.]+) s", log.read_text()))
     )
     return {
@@ -74,7 +87,6 @@ def run(workdir: Path, csv: Path, shards: int, jobs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shards", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--corpora", nargs="+", choices=list(CORPORA), default=None)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/shards.md")
@@ -85,31 +97,31 @@ def main() -> None:
         for corpus in corpora:
             csv = CORPORA[corpus]
             n = len(pd.read_csv(csv))
-            results = {}
-            for shards in args.shards:
-                workdir = Path(tmp) / f"{corpus}-{shards}"
+            base = None
+            for i, (label, shards, extra) in enumerate(SETTINGS):
+                workdir = Path(tmp) / f"{corpus}-{i}"
                 workdir.mkdir()
-                results[shards] = r = run(workdir, csv, shards, args.jobs)
-                base = results[args.shards[0]]
+                r = run(workdir, csv, shards, args.jobs, extra)
+                base = base or r
                 rows.append(
-                    f"| {corpus} ({n}) | {shards} | {r['wall']:.1f} | {r['features']:.1f} | "
+                    f"| {corpus} ({n}) | {label} | {r['wall']:.1f} | {r['features']:.1f} | "
                     f"{base['features'] / r['features']:.2f}x | {r['extract']:.1f} |"
                 )
                 print(rows[-1], flush=True)
                 pd.testing.assert_frame_equal(r["table"], base["table"])  # the merge is exact
     text = "\n".join(
         [
-            f"# Feature shards: speed-up with -j{args.jobs}",
+            f"# Feature shards and threads: speed-up with -j{args.jobs}",
             "",
             f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
             f"load average {os.getloadavg()[0]:.1f} · {time.strftime('%Y-%m-%d %H:%M')}",
             "",
             "os eGeMAPSv02 + svm, each run from scratch in a fresh working directory. Feature "
-            "phase = samples table written -> merged feature table written (shard jobs with "
-            "their start-up, and the merge). Extraction = the shard jobs' own seconds, summed. "
-            "The merged tables were identical for every shard count.",
+            "phase = samples table written -> feature table written (extraction jobs with "
+            "their start-up, and any merge). Extraction = the extraction jobs' own seconds, "
+            "summed. The feature tables were identical for every setting.",
             "",
-            "| corpus (files) | shards | first run (s) | feature phase (s) | speed-up | extraction (CPU s) |",
+            "| corpus (files) | setting | first run (s) | feature phase (s) | speed-up | extraction (s) |",
             "|---|---:|---:|---:|---:|---:|",
             *rows,
         ]

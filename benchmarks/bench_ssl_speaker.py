@@ -78,7 +78,7 @@ def run(config: Path, seed: int, threads: int) -> dict:
 
 def markdown(runs: list[dict], config: Path) -> str:
     lines = [
-        "# SSL speaker embeddings on the demo corpus",
+        f"# SSL speaker embeddings: {config.stem}",
         "",
         f"`benchmarks/bench_ssl_speaker.py --config {config.relative_to(REPO)}`: EER on trials "
         "among held-out speakers (lower is better); the encoder never saw their audio.",
@@ -99,6 +99,19 @@ def markdown(runs: list[dict], config: Path) -> str:
             + f" | {last['purity']:.2f} / {last['nmi']:.2f} | {res['trials']['target']} / "
             f"{res['trials']['nontarget']} | {sum(item['times'].values()):.0f} |"
         )
+    stages = [[r["result"]["references"]["untrained encoder"]] for r in runs]
+    for stage, item in zip(stages, runs, strict=True):
+        stage += [row["eer"] for row in item["result"]["rows"]]
+    means = [100 * sum(column) / len(column) for column in zip(*stages, strict=True)]
+    references = [r["result"]["references"].get("resemblyzer (pretrained)") for r in runs]
+    reference = (
+        f"{100 * sum(references) / len(references):.1f} %" if None not in references else "n/a"
+    )
+    lines.append(
+        "| **mean** | "
+        + " | ".join(f"**{m:.1f} %**" for m in means)
+        + f" | **{reference}** | | | |"
+    )
     lines += ["", "Held-out speakers per seed:", ""]
     lines += [f"- {r['seed']}: {', '.join(r['result']['held_out_speakers'])}" for r in runs]
     return "\n".join(lines) + "\n"

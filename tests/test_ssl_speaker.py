@@ -268,3 +268,28 @@ def test_stage_one_and_co_meta_round_train_on_real_speech(demo_dir, demo_table, 
     assert np.allclose(np.linalg.norm(after, axis=1), 1, atol=1e-5)
     assert np.allclose(after, embed(trained[0], signals[:3]), atol=1e-5)
     assert not np.allclose(before, after, atol=1e-3)
+
+
+def test_round_heads_start_at_the_cluster_centroids(demo_dir, demo_table):
+    """A round's AAM head starts where k-means put the pseudo speakers: before any training
+    it already assigns the utterances to their clusters (a random head would not)."""
+    import torch
+
+    from sauti.deep.ssl.encoder import embed
+    from sauti.deep.ssl.losses import AAMSoftmax
+    from sauti.deep.ssl.pretrain import untrained_encoder
+    from sauti.deep.ssl.rounds import make_heads, pseudo_labels
+    from sauti.deep.ssl.settings import SSLSettings
+
+    speakers = ["allison", "carlo", "gcin_f", "espeak_en-us_m1", "espeak_de_f2", "june"]
+    signals, _ = _signals(demo_dir, demo_table, speakers, 5)
+    settings = SSLSettings(**SMALL)
+    encoders = [untrained_encoder(settings)]
+    labels = pseudo_labels(encoders, signals, settings)
+    (head,) = make_heads(encoders, signals, labels, settings)
+    emb = torch.as_tensor(embed(encoders[0], signals))
+    with torch.no_grad():
+        agree = (head.logits(emb).argmax(1).numpy() == labels).mean()
+        random = AAMSoftmax(emb.shape[1], int(labels.max()) + 1)
+        chance = (random.logits(emb).argmax(1).numpy() == labels).mean()
+    assert agree >= 0.9 > chance + 0.3, (agree, chance)

@@ -103,7 +103,7 @@ def train_co_meta(encoders, signals, labels: np.ndarray, settings: SSLSettings, 
     torch = require_torch("Co-Meta")
     seed_everything(int(settings.seed) + round_no)
     device = resolve_device(settings.device, "SSL.device")
-    heads = make_heads(encoders, int(labels.max()) + 1, settings)
+    heads = make_heads(encoders, signals, labels, settings)
     nets = [_classifier(e, h).to(device).train() for e, h in zip(encoders, heads, strict=True)]
     optimizers = [
         make_optimizer(n, FitSettings(learning_rate=settings.learning_rate)) for n in nets

@@ -70,10 +70,27 @@ def pseudo_labels(encoders, signals, settings: SSLSettings) -> np.ndarray:
     return cluster(np.concatenate(parts, axis=1), settings.clusters, settings.seed)
 
 
-def make_heads(encoders, classes: int, settings: SSLSettings):
-    return [
-        AAMSoftmax(e.spec.embedding_dim, classes, settings.margin, settings.scale) for e in encoders
-    ]
+def make_heads(encoders, signals, labels: np.ndarray, settings: SSLSettings):
+    """One AAM head per encoder, its class weights set to the encoder's cluster centroids.
+
+    Why not random weights: a random head's gradients first reshape the embedding space to fit
+    arbitrary class directions, which can undo what Stage I learned before the head catches up;
+    started at the centroids, the head already agrees with the pseudo labels, so training
+    tightens the clusters the encoder found (the same space k-means worked in).
+    """
+    torch = require_torch("SSL rounds")
+    device = resolve_device(settings.device, "SSL.device")
+    classes = int(labels.max()) + 1
+    heads = []
+    for encoder in encoders:
+        head = AAMSoftmax(encoder.spec.embedding_dim, classes, settings.margin, settings.scale)
+        emb = embed(encoder, signals, device)
+        with torch.no_grad():
+            for c in range(classes):  # an empty cluster keeps its random row
+                if (labels == c).any():
+                    head.weight[c] = torch.as_tensor(emb[labels == c].mean(axis=0))
+        heads.append(head)
+    return heads
 
 
 def round_batches(n: int, settings: SSLSettings, rng: np.random.Generator):
@@ -101,7 +118,7 @@ def train_round(encoders, signals, labels: np.ndarray, settings: SSLSettings, ro
     seed_everything(int(settings.seed) + round_no)
     device = resolve_device(settings.device, "SSL.device")
     encoder = encoders[0].to(device).train()
-    (head,) = make_heads([encoder], int(labels.max()) + 1, settings)
+    (head,) = make_heads([encoder], signals, labels, settings)
     head = head.to(device)
     model = torch.nn.ModuleList([encoder, head])
     optimizer = make_optimizer(model, FitSettings(learning_rate=settings.learning_rate))
