@@ -108,7 +108,7 @@ def main() -> None:
                 snakemake_cli.command(experiment(tmp, csv), tmp, "-n", "--quiet", "rules")
             )
             jobs = snakemake_cli.job_counts(output)
-            shards = scaling.auto_shards(rows_in_db)
+            shards = f"{scaling.auto_shards(rows_in_db)} / {scaling.auto_shards(rows_in_db, False)}"
             rows.append(
                 f"| {rows_in_db:,} | {label} | {shards} | {sum(jobs.values())} | "
                 f"{elapsed:.1f} | {rss:.0f} |"
@@ -137,7 +137,7 @@ def main() -> None:
             "Experiment: FEATS.type [os, praat], EXP.shards auto, svm. Peak RSS: the largest process "
             "(Snakemake, or the job it ran). Jobs = every job of the DAG.",
             "",
-            "| rows | audio | shards per type | jobs | wall (s) | peak RSS (MB) |",
+            "| rows | audio | shards (os / praat) | jobs | wall (s) | peak RSS (MB) |",
             "|---:|---|---:|---:|---:|---:|",
             *rows,
             "",

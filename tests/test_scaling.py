@@ -41,13 +41,13 @@ def experiment(tmp_path, csv, shards) -> str:
 @pytest.mark.parametrize(
     ("rows", "threaded", "shards"),
     [
-        (0, True, 1), (None, True, 1), (1, True, 1), (1999, True, 1), (2000, True, 2),
-        (20_000, True, 20), (10**6, True, 100),
+        (0, True, 1), (None, True, 1), (1, True, 1), (9999, True, 1), (10_000, True, 2),
+        (20_000, True, 4), (10**6, True, 100),
         # kinds that run in one thread get 2 shards, so two cores work on a small database
-        (None, False, 1), (1, False, 1), (2, False, 2), (517, False, 2), (3000, False, 3),
+        (None, False, 1), (1, False, 1), (2, False, 2), (517, False, 2), (15_000, False, 3),
     ],
 )  # fmt: skip
-def test_auto_shards_one_per_1000_rows_capped(rows, threaded, shards):
+def test_auto_shards_one_per_5000_rows_capped(rows, threaded, shards):
     assert scaling.auto_shards(rows, threaded) == shards
 
 
@@ -95,7 +95,7 @@ def test_audformat_rows_are_the_largest_wanted_table(tmp_path):
 def test_auto_shards_follow_the_database_size_in_the_dag(tmp_path):
     small, large = tmp_path / "small.csv", tmp_path / "large.csv"
     write_csv(small, 120)
-    write_csv(large, 4100)
+    write_csv(large, 20_500)
     for csv, expected in ((small, {"os": 1, "praat": 2}), (large, {"os": 4, "praat": 4})):
         registry = registry_from_files([experiment(tmp_path, csv, "auto")])
         features = {
@@ -172,7 +172,7 @@ def test_auto_shards_for_an_augmented_table_count_its_databases_times_copies(tmp
     """Features of an augment table (not written before its job) get a count from the config:
     the database rows it derives from times `copies`, so the count never changes later."""
     csv = tmp_path / "db.csv"
-    write_csv(csv, 6000)
+    write_csv(csv, 30_000)
     cfg = yaml.safe_load(Path(experiment(tmp_path, csv, "auto")).read_text())
     cfg["AUGMENT"] = {"copies": 2, "augmentations": [{"type": "gain"}]}
     path = tmp_path / "augmented.yaml"
@@ -185,7 +185,7 @@ def test_auto_shards_for_an_augmented_table_count_its_databases_times_copies(tmp
     }
     assert (
         counts
-        == {"samples": 6, "augment": scaling.auto_shards(12_000)}
+        == {"samples": 6, "augment": scaling.auto_shards(60_000)}
         == {"samples": 6, "augment": 12}
     )
     augment_features = next(
@@ -195,5 +195,5 @@ def test_auto_shards_for_an_augmented_table_count_its_databases_times_copies(tmp
     )
     runtime = registry.runtime("features_shard")
     assert runtime(SimpleNamespace(key=augment_features, shard="0", n="12"), 1) == (
-        scaling.runtime("features_shard", 1000)
+        scaling.runtime("features_shard", 5000)
     )

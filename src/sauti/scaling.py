@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 #: `EXP.shards: auto` (the default) gives each shard at least this many samples ...
-SAMPLES_PER_SHARD = 1000
+SAMPLES_PER_SHARD = 5000
 #: ... and never more shards than this (one per node of a 100-node allocation).
 MAX_SHARDS = 100
 #: Threads of an extracting features job for sauti.plan.THREADED_KINDS (cpus_per_task on a
@@ -92,8 +92,10 @@ def auto_shards(rows: int | None, threaded: bool = True) -> int:
     at least 1 and at most MAX_SHARDS; 1 when the rows cannot be counted.
 
     Why few shards: each shard is a process that pays Python and library start-up (about a
-    second), while a THREADED_KINDS job already uses every core of its machine. A kind that
+    second locally, 5 to 10 s on SLURM), while a THREADED_KINDS job already uses every core of
+    its machine; 5000 clips are minutes of extraction, so the start-up stays small. A kind that
     runs in one thread (praat, embeddings) gets at least 2, so a laptop's two cores both work.
+    Spreading a large database over many cluster nodes takes a number (EXP.shards: 100).
     """
     if not rows:
         return 1
