@@ -429,8 +429,8 @@ def server(bundle):
 
 def upload(browser, url: str, file: str | None):
     """Open the page, choose `file` (None: nothing) in the file input, submit, wait for the answer."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(url)
@@ -438,7 +438,17 @@ def upload(browser, url: str, file: str | None):
         browser.find_element(By.ID, "audio").send_keys(file)
     button = browser.find_element(By.ID, "submit")
     button.click()
-    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(button))
+
+    def left_the_page(_) -> bool:
+        """The old page's button is gone. Chrome reports a button the reload removed either as
+        stale or, mid-reload, as "Node with given id does not belong to the document"."""
+        try:
+            button.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException is one
+            return True
+        return False
+
+    WebDriverWait(browser, 60).until(left_the_page)
     WebDriverWait(browser, 60).until(
         lambda b: b.find_elements(By.ID, "prediction") or b.find_elements(By.ID, "error")
     )
