@@ -142,6 +142,13 @@ def test_a_bad_file_stops_threaded_extraction_with_its_name(tmp_path, small_samp
         extract("os", samples, OS_DEFAULT, progress=False, workers=2)
 
 
+def test_spkrec_ssl_outside_the_workflow_says_why_in_one_line(few):
+    """`sauti demo`/`export` bundles hold no SSL encoder: a clear error, not a KeyError."""
+    with pytest.raises(SautiError, match="no SSL encoder file") as err:
+        extract("spkrec_ssl", few, {}, progress=False)
+    assert "demo and export" in err.value.hint
+
+
 def test_rows_follow_the_samples_order(few):
     forward = extract("mfcc", few, {}, progress=False)
     backward = extract("mfcc", few.iloc[::-1].reset_index(drop=True), {}, progress=False)

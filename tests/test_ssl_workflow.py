@@ -65,3 +65,35 @@ def test_ssl_stages_run_and_new_rounds_reuse_old_ones(tmp_path, demo_dir):
     # one more round: only that round, the evaluation and the publishing steps run
     more = planned_jobs(workdir, write(workdir, experiment(corpus, rounds=2), "two.yaml"))
     assert more == {"ssl_round": 1, "ssl_eval": 1, "ssl_results": 1, "report": 1, "all": 1}
+
+
+def test_spkrec_ssl_features_come_from_the_last_round(tmp_path, demo_dir):
+    """FEATS.type spkrec_ssl: the SSL encoder embeds every clip (embedding_dim columns), a
+    model trains on them, and a new round re-keys the features (they follow the encoder)."""
+    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=4))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    cfg = {**experiment(corpus), "FEATS": {"type": ["spkrec_ssl"]}}
+    run_ok(workdir, write(workdir, cfg))
+    (table,) = [
+        pd.read_parquet(p) for p in (workdir / "results/cache/features").glob("*/features.parquet")
+    ]
+    columns = [c for c in table.columns if c.startswith("spkrec_ssl_")]
+    assert len(columns) == TINY["embedding_dim"] and len(table) == len(pd.read_csv(corpus))
+    norms = (table[columns] ** 2).sum(axis=1) ** 0.5
+    assert norms.between(0.999, 1.001).all()  # the encoder's L2-normalised embeddings
+    assert (workdir / "results/sslexp/predictions.csv").exists()
+    two = {**cfg, "SSL": {**TINY, "rounds": 2}}
+    jobs = planned_jobs(workdir, write(workdir, two, "two.yaml"))
+    assert jobs["ssl_round"] == 1 and jobs["features"] == 1 and jobs["train"] == 1
+
+
+def test_spkrec_ssl_without_ssl_is_one_config_error(tmp_path, demo_dir):
+    from workflow_support import snakemake
+
+    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=2))
+    cfg = {**experiment(corpus), "FEATS": {"type": ["spkrec_ssl"]}, "SSL": {"enabled": False}}
+    result = snakemake(tmp_path, write(tmp_path, cfg), "--dry-run")
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "spkrec_ssl" in text and "SSL.enabled is false" in text and "Traceback" not in text

@@ -461,7 +461,7 @@ class AugmentPlan:
 def plan_augment(cfg: dict, split: Stage, train: Stage, evaluate: Stage) -> AugmentPlan | None:
     """augment (AUGMENT slice + split key + seed), features per type of the augmented table, and
     train/evaluate reading original + augmented features; None without augmentations."""
-    from .plan import _feature_options, make_stage
+    from .plan import feature_stage, make_stage
 
     section = cfg["AUGMENT"]
     if not section["augmentations"]:
@@ -476,10 +476,7 @@ def plan_augment(cfg: dict, split: Stage, train: Stage, evaluate: Stage) -> Augm
         },
         (split,),
     )
-    features = [
-        make_stage("features", {"type": kind, **_feature_options(kind, cfg["FEATS"])}, (augment,))
-        for kind in cfg["FEATS"]["type"]
-    ]
+    features = [feature_stage(kind, cfg, augment) for kind in cfg["FEATS"]["type"]]
     with_aug = make_stage("train", train.params, (*train.upstream, augment, *features))
     evaluated = make_stage("evaluate", evaluate.params, (with_aug,))
     return AugmentPlan(augment, features, with_aug, evaluated, train, evaluate)

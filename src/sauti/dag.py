@@ -101,13 +101,20 @@ class Registry:
         n = self.shards[w.key]
         return [self.path("features", w.key, f"shard-{i}-of-{n}.parquet") for i in range(n)]
 
-    def features_inputs(self, w) -> dict:
-        """The features rule's inputs: the samples table, plus the shard files to merge when
-        the database has more than one shard (with one, the rule extracts itself)."""
+    def extract_inputs(self, w) -> dict:
+        """What an extracting features job reads: the samples table, and for spkrec_ssl the
+        trained SSL encoder (its stage is the features stage's second upstream)."""
         inputs = {"samples": self.features_samples(w)}
-        if self.shards[w.key] > 1:
-            inputs["shards"] = self.feature_shards(w)
+        for up in self.stage("features", w.key).upstream[1:]:
+            inputs["encoders"] = self.path(up.stage, up.key, "encoders.pt")
         return inputs
+
+    def features_inputs(self, w) -> dict:
+        """The features rule's inputs: the shard files to merge when the database has more
+        than one shard, else what it extracts from (sauti.dag.Registry.extract_inputs)."""
+        if self.shards[w.key] > 1:
+            return {"samples": self.features_samples(w), "shards": self.feature_shards(w)}
+        return self.extract_inputs(w)
 
     def extracts(self, w) -> bool:
         """Whether this features/features_shard job extracts (False for a merge job)."""

@@ -55,6 +55,7 @@ FEATURE_OPTIONS = {
         for k in ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap")
     },
     "spkrec": ("spkrec.model",),
+    "spkrec_ssl": (),  # the trained SSL encoder is an upstream stage, so its key is in the key
 }
 #: Feature kinds whose extractor releases the GIL (openSMILE's C library, librosa's numpy):
 #: one features job runs them in `threads` threads, with results equal to one thread (tested).
@@ -160,6 +161,19 @@ def _feature_options(kind: str, feats: dict) -> dict:
     return options
 
 
+def feature_stage(kind: str, cfg: dict, source: Stage) -> Stage:
+    """The features stage of `kind` for the table of `source` (a database, segments, an
+    augmented or a test table). spkrec_ssl also depends on the experiment's last SSL stage
+    (Stage I or the last round): its encoder computes the features, so retraining it re-keys
+    them."""
+    upstream = (source,)
+    if kind == "spkrec_ssl":
+        from .speaker_ssl import encoder_stage
+
+        upstream = (source, encoder_stage(cfg))
+    return make_stage("features", {"type": kind, **_feature_options(kind, cfg["FEATS"])}, upstream)
+
+
 def feature_run_options(kind: str, feats: dict) -> dict:
     """FEATURE_RUN_OPTIONS of `kind` from a resolved FEATS section, the device checked."""
     from .config import ConfigError
@@ -192,9 +206,8 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
     samples = {name: samples_stage(name, data[name], data) for name in data["databases"]}
     features = []
     for kind in feats["type"]:
-        options = _feature_options(kind, feats)
         for name in data["databases"]:
-            features.append(make_stage("features", {"type": kind, **options}, (samples[name],)))
+            features.append(feature_stage(kind, cfg, samples[name]))
     split = make_stage(
         "split",
         {
@@ -216,10 +229,7 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
     if segment:  # features of the segments replace the databases' features
         split_table, features = (
             segment,
-            [
-                make_stage("features", {"type": k, **_feature_options(k, feats)}, (segment,))
-                for k in feats["type"]
-            ],
+            [feature_stage(k, cfg, segment) for k in feats["type"]],
         )
     else:
         split_table = split

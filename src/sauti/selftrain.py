@@ -145,16 +145,14 @@ def plan_selftrain(cfg: dict, data_stage, features: list) -> SelftrainPlan | Non
     """samples, features and vad stages of the DATA.unlabelled databases, and one keyed
     `selftrain` stage per round: round 0 (teacher) reads the data table and features, round r
     also round r-1 and the pool's stages. None when SELFTRAIN.rounds is 0."""
-    from .plan import _feature_options, make_stage, samples_stage
+    from .plan import _feature_options, feature_stage, make_stage, samples_stage
 
     section, data, exp, feats = cfg["SELFTRAIN"], cfg["DATA"], cfg["EXP"], cfg["FEATS"]
     if not section["rounds"]:
         return None
     samples = {name: samples_stage(name, data[name], data) for name in data["unlabelled"]}
     pool_features = [
-        make_stage("features", {"type": kind, **_feature_options(kind, feats)}, (stage,))
-        for kind in feats["type"]
-        for stage in samples.values()
+        feature_stage(kind, cfg, stage) for kind in feats["type"] for stage in samples.values()
     ]
     vads = [make_stage("vad", VAD_PARAMS, (stage,)) for stage in samples.values()]
     common = {

@@ -91,6 +91,25 @@ def plan_ssl(cfg: dict, samples: dict) -> SSLPlan | None:
     return SSLPlan(pretrain, rounds, evaluate)
 
 
+def encoder_stage(cfg: dict):
+    """The stage whose `encoders.pt` FEATS.type spkrec_ssl embeds with: the last round, or
+    Stage I with `rounds: 0`. One clear error when the SSL section is off."""
+    from .config import ConfigError
+    from .plan import samples_stage
+
+    data = cfg["DATA"]
+    samples = {name: samples_stage(name, data[name], data) for name in data["databases"]}
+    plan = plan_ssl(cfg, samples)
+    if plan is None:
+        raise ConfigError(
+            "FEATS.type spkrec_ssl embeds with the experiment's self-supervised speaker encoder, "
+            "but SSL.enabled is false",
+            hint="add an SSL section with enabled: true (README, 'Self-supervised speaker "
+            "embeddings')",
+        )
+    return plan.rounds[-1] if plan.rounds else plan.pretrain
+
+
 class SSLRules:
     """Inputs, params and resources of the ssl_* rules (workflow/rules/ssl.smk), from the
     Snakefile's Registry."""

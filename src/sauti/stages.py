@@ -60,11 +60,12 @@ def features_shard_stage(
     device: str | None = None,
     batch_size: int | None = None,
     workers: int = 1,
+    encoders: str | None = None,
 ) -> None:
     """Extract one feature type for one shard of a database's samples. `device` and
     `batch_size` are the options outside the key of embedding types (sauti.plan
     FEATURE_RUN_OPTIONS); None or 0 leaves the type's default. `workers`: the job's threads
-    (used by sauti.plan.THREADED_KINDS)."""
+    (used by sauti.plan.THREADED_KINDS). `encoders`: the SSL encoder file of spkrec_ssl."""
     from .features import extract
     from .plan import FEATURE_RUN_OPTIONS
 
@@ -79,6 +80,8 @@ def features_shard_stage(
     kind = params["type"]
     if kind in FEATURE_RUN_OPTIONS:
         options.update({f"{kind}.device": device or None, f"{kind}.batch_size": batch_size or None})
+    if encoders:
+        options["encoders"] = encoders
     log.info("features %s, shard %d/%d: %d samples", params["type"], shard + 1, n_shards, len(part))
     if len(part):
         values = extract(params["type"], part[ID], options, workers=workers)
@@ -95,13 +98,16 @@ def features_stage(
     device: str | None = None,
     batch_size: int | None = None,
     workers: int = 1,
+    encoders: str | None = None,
 ) -> None:
     """A database's feature table: the merge of its shards, or with no shards (one-shard
     databases) the extraction itself, which saves a job start and a copy on the common path."""
     if shard_paths:
         features_merge_stage(shard_paths, samples_path, out_path)
     else:
-        features_shard_stage(samples_path, params, 0, 1, out_path, device, batch_size, workers)
+        features_shard_stage(
+            samples_path, params, 0, 1, out_path, device, batch_size, workers, encoders
+        )
 
 
 def features_merge_stage(shard_paths: list[str], samples_path: str, out_path: str) -> None:

@@ -65,16 +65,13 @@ def test_databases(cfg: dict) -> dict[str, dict]:
 
 def plan_tests(cfg: dict, train) -> dict:
     """One keyed `test` stage per DATA.tests database (upstream: train, samples, features)."""
-    from .plan import _feature_options, make_stage, samples_stage
+    from .plan import feature_stage, make_stage, samples_stage
 
     exp, data, feats = cfg["EXP"], cfg["DATA"], cfg["FEATS"]
     tests = {}
     for name, spec in test_databases(cfg).items():
         samples = samples_stage(name, spec, data)
-        features = [
-            make_stage("features", {"type": kind, **_feature_options(kind, feats)}, (samples,))
-            for kind in feats["type"]
-        ]
+        features = [feature_stage(kind, cfg, samples) for kind in feats["type"]]
         params = {
             "name": name,
             "experiment": exp["name"],

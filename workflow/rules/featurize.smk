@@ -1,7 +1,7 @@
 rule features_shard:
     """One feature type for one shard of a database (EXP.shards > 1); shards run as parallel jobs."""
     input:
-        samples=REG.features_samples,
+        unpack(REG.extract_inputs),
     output:
         shard=temp(f"{ROOT}/cache/features/{{key}}/shard-{{shard}}-of-{{n}}.parquet"),
     log:

@@ -12,4 +12,5 @@ with stage_logging(snakemake.log[0], "features"):  # noqa: F821
         device=snakemake.resources.device,  # noqa: F821
         batch_size=snakemake.resources.batch_size,  # noqa: F821
         workers=snakemake.threads,  # noqa: F821
+        encoders=snakemake.input.get("encoders"),  # noqa: F821  (FEATS.type spkrec_ssl)
     )

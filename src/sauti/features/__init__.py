@@ -23,7 +23,7 @@ from .. import audio
 from ..errors import SautiError
 from ..plan import THREADED_KINDS
 
-KINDS = ("os", "praat", "mfcc", "import", "spectra")
+KINDS = ("os", "praat", "mfcc", "import", "spectra", "spkrec_ssl")
 #: Kinds computed by pretrained networks in batches (sauti.features.embeddings).
 EMBEDDING_KINDS = ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap", "spkrec")
 KINDS = (*KINDS, *EMBEDDING_KINDS)
@@ -52,6 +52,10 @@ def extract(
         from . import imported
 
         raw = imported.extract(samples, params)
+    elif kind == "spkrec_ssl":
+        from . import ssl_embeddings
+
+        raw = ssl_embeddings.extract(samples, params, progress)
     elif kind in EMBEDDING_KINDS:
         from . import embeddings
 
