@@ -97,3 +97,22 @@ def test_spkrec_ssl_without_ssl_is_one_config_error(tmp_path, demo_dir):
     assert result.returncode != 0
     text = result.stdout + result.stderr
     assert "spkrec_ssl" in text and "SSL.enabled is false" in text and "Traceback" not in text
+
+
+def test_predict_speaker_can_cluster_with_the_ssl_encoder(tmp_path, demo_dir):
+    """PREDICT.speaker_embedding ssl: speaker clusters from the experiment's own encoder; the
+    predict stage follows the encoder (a new round re-runs it)."""
+    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=4))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    predict = {"targets": ["speaker"], "speaker_embedding": "ssl", "n_speakers": 4}
+    cfg = {**experiment(corpus), "PREDICT": predict}
+    run_ok(workdir, write(workdir, cfg))
+    (folder,) = (workdir / "results/cache/predict").glob("*")
+    facts = json.loads((folder / "predict.json").read_text())
+    assert facts["speaker"]["embedding"] == "ssl" and facts["speaker"]["n_speakers"] == 4
+    table = pd.read_parquet(folder / "predicted.parquet")
+    assert table["est_speaker"].dropna().nunique() == 4
+    two = {**cfg, "SSL": {**TINY, "rounds": 2}}
+    jobs = planned_jobs(workdir, write(workdir, two, "two.yaml"))
+    assert jobs["ssl_round"] == 1 and jobs["predict"] == 1 and "train" not in jobs

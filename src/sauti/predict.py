@@ -74,23 +74,42 @@ def plan_predict(cfg: dict, data: Stage) -> Stage | None:
     params = {**section, "targets": targets, "random_seed": cfg["EXP"]["random_seed"]}
     if section["model"]:
         params["model"] = os.path.abspath(section["model"])
-    return make_stage("predict", params, (data,))
+    upstream = (data,)
+    if "speaker" in targets and section["speaker_embedding"] == "ssl":
+        from .speaker_ssl import encoder_stage
+
+        upstream = (data, encoder_stage(cfg))  # its encoders.pt embeds the clips
+    return make_stage("predict", params, upstream)
 
 
 # --------------------------------------------------------------------------- estimators
 
 
 def estimate_speakers(
-    signals: list[np.ndarray], n_speakers: int | None, max_speakers: int, device: str = "cpu"
+    signals: list[np.ndarray],
+    n_speakers: int | None,
+    max_speakers: int,
+    device: str = "cpu",
+    encoders: str | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """Speaker labels (S01.. by cluster size) for each signal, and how the count was chosen."""
+    """Speaker labels (S01.. by cluster size) for each signal, and how the count was chosen.
+    Embeddings: resemblyzer, or with `encoders` (PREDICT.speaker_embedding ssl) the
+    experiment's own SSL encoder file."""
     from .deep.device import resolve_device
-    from .deep.speaker_embeddings import embed_resemblyzer
 
     if len(signals) < 2:
         raise SautiError("PREDICT speaker: clustering needs at least 2 samples")
-    embeddings = embed_resemblyzer(signals, str(resolve_device(device, "PREDICT.device")))
-    return cluster_speakers(embeddings, n_speakers, max_speakers)
+    torch_device = str(resolve_device(device, "PREDICT.device"))
+    if encoders:
+        from .deep.ssl.encoder import embed, load_encoders
+
+        embeddings = embed(load_encoders(encoders)[0], signals, torch_device)
+    else:
+        from .deep.speaker_embeddings import embed_resemblyzer
+
+        embeddings = embed_resemblyzer(signals, torch_device)
+    labels, info = cluster_speakers(embeddings, n_speakers, max_speakers)
+    return labels, {**info, "embedding": "ssl" if encoders else "resemblyzer"}
 
 
 def cluster_speakers(
@@ -202,7 +221,9 @@ def estimate_with_model(path: str, rows: pd.DataFrame) -> tuple[str, np.ndarray]
 # --------------------------------------------------------------------------- the stage
 
 
-def predict_table(data: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, dict]:
+def predict_table(
+    data: pd.DataFrame, params: dict, encoders: str | None = None
+) -> tuple[pd.DataFrame, dict]:
     """`data` with est_<target> columns (empty outside PREDICT.sample_selection), and facts."""
     from tqdm import tqdm
 
@@ -221,7 +242,7 @@ def predict_table(data: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, dict]
     for target in targets:
         if target == "speaker":
             values, info = estimate_speakers(
-                signals, params["n_speakers"], params["max_speakers"], params["device"]
+                signals, params["n_speakers"], params["max_speakers"], params["device"], encoders
             )
             if "speaker" in rows:
                 info.update(agreement(rows["speaker"].astype(str).to_numpy(), values))
@@ -275,13 +296,16 @@ def _short(info: dict) -> dict:
     return {k: v for k, v in info.items() if k != "silhouette"}
 
 
-def predict_stage(data_path: str, params: dict, out_dir: str | Path) -> None:
-    """The `predict` rule: data table in; predicted table, plots and manifest out."""
+def predict_stage(
+    data_path: str, params: dict, out_dir: str | Path, encoders: str | None = None
+) -> None:
+    """The `predict` rule: data table in; predicted table, plots and manifest out.
+    `encoders`: the SSL encoder file with PREDICT.speaker_embedding ssl."""
     from .fileio import read_table, write_json, write_table
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table, facts = predict_table(read_table(data_path), params)
+    table, facts = predict_table(read_table(data_path), params, encoders)
     images = []
     for target in params["targets"]:
         path = out / f"est_{target}.png"
@@ -375,7 +399,10 @@ class PredictInputs:
         stage = self.registry.stage("predict", w.key)
         data = stage.upstream[0]
         model = stage.params.get("model")
+        encoder = stage.upstream[1:]  # PREDICT.speaker_embedding ssl: the last SSL stage
         return {
             "data": self.registry.path(data.stage, data.key),
             **({"model": model} if model and os.path.isfile(model) else {}),
-        }
+            **({"encoders": self.registry.path(encoder[0].stage, encoder[0].key, "encoders.pt")}
+               if encoder else {}),
+        }  # fmt: skip
