@@ -63,34 +63,19 @@ def demo_os_features() -> pd.DataFrame:
     return demo_features("os", {"set": "eGeMAPSv02", "level": "functionals"})
 
 
-def timed_fit(net, loss_fn, train, dev, settings, augment=None) -> float:
-    """Seconds of wall time for one `sauti.deep.loop.fit` call (CUDA work finished included)."""
-    from sauti.deep.loop import fit
-
-    if settings.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    fit(net, loss_fn, train=train, dev=dev, settings=settings, augment=augment)
-    if settings.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - started
-
-
-def bench_mlp(device: str, epochs: int, batch_size: int = 8) -> dict:
-    """mlp {l1: 64, l2: 16} on gender from eGeMAPS (88 features), 80 % train / 20 % dev rows."""
-    from sauti.deep.loop import FitSettings, make_loss
-    from sauti.deep.mlp import TorchMLPClassifier
-
-    table = demo_os_features()
-    cols = [c for c in table.columns if c.startswith("os_")]
-    X = table[cols].to_numpy(dtype=np.float32)
-    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8)
+def gender_split(table: pd.DataFrame):
+    """Targets (male = 1) and a seeded 80 % train / 20 % dev split of the rows: (y, tr, dv)."""
     y = (table["gender"] == "male").to_numpy().astype(np.int64)
-    order = np.random.default_rng(0).permutation(len(X))
-    cut = int(0.8 * len(X))
-    tr, dv = order[:cut], order[cut:]
-    model = TorchMLPClassifier(layers={"l1": 64, "l2": 16}, drop=0.1)
-    model.classes_, model.n_features_in_ = np.array(["female", "male"]), X.shape[1]
+    order = np.random.default_rng(0).permutation(len(y))
+    cut = int(0.8 * len(y))
+    return y, order[:cut], order[cut:]
+
+
+def timed_fit(net, X, y, tr, dv, device, epochs, batch_size, augment=None) -> float:
+    """Seconds of wall time for one `sauti.deep.loop.fit` call on the (tr, dv) rows, cross
+    entropy, no early stopping (CUDA work finished included)."""
+    from sauti.deep.loop import FitSettings, fit, make_loss
+
     settings = FitSettings(
         epochs=epochs,
         patience=None,
@@ -100,13 +85,30 @@ def bench_mlp(device: str, epochs: int, batch_size: int = 8) -> dict:
         measure="uar",
         progress=False,
     )
-    seconds = timed_fit(
-        model._network(torch),
-        make_loss("cross", "classification"),
-        (torch.as_tensor(X[tr]), torch.as_tensor(y[tr])),
-        (torch.as_tensor(X[dv]), torch.as_tensor(y[dv])),
-        settings,
-    )
+    train = (torch.as_tensor(X[tr]), torch.as_tensor(y[tr]))
+    dev = (torch.as_tensor(X[dv]), torch.as_tensor(y[dv]))
+    loss_fn = make_loss("cross", "classification")
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    fit(net, loss_fn, train=train, dev=dev, settings=settings, augment=augment)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def bench_mlp(device: str, epochs: int, batch_size: int = 8) -> dict:
+    """mlp {l1: 64, l2: 16} on gender from eGeMAPS (88 features), 80 % train / 20 % dev rows."""
+    from sauti.deep.mlp import TorchMLPClassifier
+
+    table = demo_os_features()
+    cols = [c for c in table.columns if c.startswith("os_")]
+    X = table[cols].to_numpy(dtype=np.float32)
+    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8)
+    y, tr, dv = gender_split(table)
+    model = TorchMLPClassifier(layers={"l1": 64, "l2": 16}, drop=0.1)
+    model.classes_, model.n_features_in_ = np.array(["female", "male"]), X.shape[1]
+    seconds = timed_fit(model._network(torch), X, y, tr, dv, device, epochs, batch_size)
     return row("mlp", f"os eGeMAPSv02 ({len(cols)})", device, batch_size, len(tr), epochs, seconds)
 
 
@@ -124,36 +126,17 @@ def bench_cnn(device: str, epochs: int, batch_size: int = 32, augment: bool = Tr
     with its training-time augmentation (generated noise at 5-30 dB, 100 ms shift) or without."""
     from sauti.deep.cnn import CNNClassifier
     from sauti.deep.cnn_net import LogMelCNN
-    from sauti.deep.loop import FitSettings, make_loss
 
     table = demo_spectra()
     cols = [c for c in table.columns if c.startswith("spectra_")]
     X = table[cols].to_numpy(dtype=np.float32).reshape(len(table), 64, -1)
-    y = (table["gender"] == "male").to_numpy().astype(np.int64)
-    order = np.random.default_rng(0).permutation(len(X))
-    cut = int(0.8 * len(X))
-    tr, dv = order[:cut], order[cut:]
+    y, tr, dv = gender_split(table)
     model = CNNClassifier(spectra=CNN_SPECTRA, augment_noise=augment, shift_ms=100 * augment)
     net = LogMelCNN(2, (16, 32, 64), 0.3)
     net.mean.fill_(float(X[tr].mean()))
     net.std.fill_(float(X[tr].std()))
-    settings = FitSettings(
-        epochs=epochs,
-        patience=None,
-        batch_size=batch_size,
-        learning_rate=1e-3,
-        device=device,
-        measure="uar",
-        progress=False,
-    )
-    seconds = timed_fit(
-        net,
-        make_loss("cross", "classification"),
-        (torch.as_tensor(X[tr]), torch.as_tensor(y[tr])),
-        (torch.as_tensor(X[dv]), torch.as_tensor(y[dv])),
-        settings,
-        augment=model.augmenter(0),
-    )
+    augmenter = model.augmenter(0)
+    seconds = timed_fit(net, X, y, tr, dv, device, epochs, batch_size, augment=augmenter)
     what = f"spectra 64 x {X.shape[2]}" + (", augmented" if augment else "")
     return row("cnn", what, device, batch_size, len(tr), epochs, seconds)
 
