@@ -244,7 +244,7 @@ def test_stage_one_and_co_meta_round_train_on_real_speech(demo_dir, demo_table, 
     selects, and returns two trained encoders that embed utterances."""
     from sauti.deep.ssl.encoder import embed, load_encoders, save_encoders
     from sauti.deep.ssl.pretrain import pretrain
-    from sauti.deep.ssl.rounds import pseudo_labels, train_round
+    from sauti.deep.ssl.rounds import embed_views, pseudo_labels, train_round
     from sauti.deep.ssl.settings import SSLSettings
 
     speakers = ["allison", "carlo", "gcin_f", "espeak_en-us_m1", "espeak_de_f2", "june"]
@@ -255,10 +255,11 @@ def test_stage_one_and_co_meta_round_train_on_real_speech(demo_dir, demo_table, 
     for view in ("fbank", "mfcc"):
         losses = history[history["view"] == view]["loss"].tolist()
         assert losses[-1] < losses[0]
-    labels = pseudo_labels(encoders, signals, settings)
+    views = embed_views(encoders, signals, settings)
+    labels = pseudo_labels(views, settings)
     assert labels.shape == (30,) and labels.max() == 5
     before = embed(encoders[0], signals[:3])
-    trained, rounds = train_round(encoders, signals, labels, settings, 1)
+    trained, rounds = train_round(encoders, signals, views, labels, settings, 1)
     assert len(trained) == 2
     assert rounds["keep_share"].tolist() == [1.0, 0.5]
     assert ((rounds["disagreement"] >= 0) & (rounds["disagreement"] <= 1)).all()
@@ -278,15 +279,16 @@ def test_round_heads_start_at_the_cluster_centroids(demo_dir, demo_table):
     from sauti.deep.ssl.encoder import embed
     from sauti.deep.ssl.losses import AAMSoftmax
     from sauti.deep.ssl.pretrain import untrained_encoder
-    from sauti.deep.ssl.rounds import make_heads, pseudo_labels
+    from sauti.deep.ssl.rounds import embed_views, make_heads, pseudo_labels
     from sauti.deep.ssl.settings import SSLSettings
 
     speakers = ["allison", "carlo", "gcin_f", "espeak_en-us_m1", "espeak_de_f2", "june"]
     signals, _ = _signals(demo_dir, demo_table, speakers, 5)
     settings = SSLSettings(**SMALL)
     encoders = [untrained_encoder(settings)]
-    labels = pseudo_labels(encoders, signals, settings)
-    (head,) = make_heads(encoders, signals, labels, settings)
+    views = embed_views(encoders, signals, settings)
+    labels = pseudo_labels(views, settings)
+    (head,) = make_heads(views, labels, settings)
     emb = torch.as_tensor(embed(encoders[0], signals))
     with torch.no_grad():
         agree = (head.logits(emb).argmax(1).numpy() == labels).mean()

@@ -104,10 +104,12 @@ class Registry:
     def extract_inputs(self, w) -> dict:
         """What an extracting features job reads: the samples table, and for spkrec_ssl the
         trained SSL encoder (its stage is the features stage's second upstream)."""
-        inputs = {"samples": self.features_samples(w)}
-        for up in self.stage("features", w.key).upstream[1:]:
-            inputs["encoders"] = self.path(up.stage, up.key, "encoders.pt")
-        return inputs
+        from .speaker_ssl import encoder_input
+
+        return {
+            "samples": self.features_samples(w),
+            **encoder_input(self, self.stage("features", w.key)),
+        }
 
     def features_inputs(self, w) -> dict:
         """The features rule's inputs: the shard files to merge when the database has more

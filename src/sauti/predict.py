@@ -399,10 +399,10 @@ class PredictInputs:
         stage = self.registry.stage("predict", w.key)
         data = stage.upstream[0]
         model = stage.params.get("model")
-        encoder = stage.upstream[1:]  # PREDICT.speaker_embedding ssl: the last SSL stage
+        from .speaker_ssl import encoder_input
+
         return {
             "data": self.registry.path(data.stage, data.key),
             **({"model": model} if model and os.path.isfile(model) else {}),
-            **({"encoders": self.registry.path(encoder[0].stage, encoder[0].key, "encoders.pt")}
-               if encoder else {}),
-        }  # fmt: skip
+            **encoder_input(self.registry, stage),  # PREDICT.speaker_embedding ssl
+        }

@@ -110,6 +110,15 @@ def encoder_stage(cfg: dict):
     return plan.rounds[-1] if plan.rounds else plan.pretrain
 
 
+def encoder_input(registry, stage) -> dict:
+    """{"encoders": file} for a stage that embeds with the SSL encoder (an upstream made by
+    encoder_stage: spkrec_ssl features, PREDICT speaker_embedding ssl), else {}."""
+    for up in stage.upstream:
+        if up.stage in ("ssl_pretrain", "ssl_round"):
+            return {"encoders": registry.path(up.stage, up.key, "encoders.pt")}
+    return {}
+
+
 class SSLRules:
     """Inputs, params and resources of the ssl_* rules (workflow/rules/ssl.smk), from the
     Snakefile's Registry."""
@@ -255,7 +264,7 @@ def round_stage(
 ) -> None:
     """One Stage II round: pseudo labels with the previous encoders, then AAM training."""
     from .deep.ssl.encoder import load_encoders, save_encoders
-    from .deep.ssl.rounds import cluster_quality, pseudo_labels, train_round
+    from .deep.ssl.rounds import cluster_quality, embed_views, pseudo_labels, train_round
 
     out = Path(out_dir)
     set_threads(threads)
@@ -264,14 +273,16 @@ def round_stage(
     settings = _settings(params)
     signals = load_signals(train, settings.progress)
     encoders = load_encoders(encoders_path)
-    labels = pseudo_labels(encoders, signals, settings)
+    views = embed_views(encoders, signals, settings)
+    labels = pseudo_labels(views, settings)
     quality = cluster_quality(labels, train["speaker"])
     log.info("round %d pseudo labels: %s", params["round"], quality or "no true speakers")
-    encoders, history = train_round(encoders, signals, labels, settings, int(params["round"]))
+    round_no = int(params["round"])
+    encoders, history = train_round(encoders, signals, views, labels, settings, round_no)
     write_table(out / "pseudo_labels.parquet", train.assign(pseudo=labels))
     write_table(out / "history.csv", history)
     summary = {
-        "round": int(params["round"]),
+        "round": round_no,
         "clusters": int(labels.max()) + 1,
         "n_train": len(train),
         **quality,
@@ -294,7 +305,7 @@ def eval_stage(
     from .deep.device import resolve_device, seed_everything
     from .deep.ssl.encoder import build_encoder, embed, load_encoders
     from .deep.ssl.evaluate import build_trials, plot_rounds, verification
-    from .deep.ssl.rounds import cluster_quality, pseudo_labels
+    from .deep.ssl.rounds import cluster_quality, embed_views, pseudo_labels
 
     out = Path(out_dir)
     set_threads(threads)
@@ -319,7 +330,9 @@ def eval_stage(
     # the last encoder's clustering is made here
     rounds = [read_json(p) for p in round_paths]
     quality = [{k: r.get(k) for k in ("purity", "nmi")} for r in rounds]
-    last = pseudo_labels(stages[-1], load_signals(train, settings.progress), settings)
+    last = pseudo_labels(
+        embed_views(stages[-1], load_signals(train, settings.progress), settings), settings
+    )
     quality.append(cluster_quality(last, train["speaker"]))
     rows = []
     for number, encoders in enumerate(stages):

@@ -98,12 +98,14 @@ def _classifier(encoder, head):
     return Classifier()
 
 
-def train_co_meta(encoders, signals, labels: np.ndarray, settings: SSLSettings, round_no: int):
+def train_co_meta(
+    encoders, signals, views, labels: np.ndarray, settings: SSLSettings, round_no: int
+):
     """One Stage II round with two encoders (views); returns ([encoder_a, encoder_b], history)."""
     torch = require_torch("Co-Meta")
     seed_everything(int(settings.seed) + round_no)
     device = resolve_device(settings.device, "SSL.device")
-    heads = make_heads(encoders, signals, labels, settings)
+    heads = make_heads(views, labels, settings)
     nets = [_classifier(e, h).to(device).train() for e, h in zip(encoders, heads, strict=True)]
     optimizers = [
         make_optimizer(n, FitSettings(learning_rate=settings.learning_rate)) for n in nets

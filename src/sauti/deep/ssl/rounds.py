@@ -61,17 +61,22 @@ def cluster_quality(pseudo: np.ndarray, truth) -> dict:
     }
 
 
-def pseudo_labels(encoders, signals, settings: SSLSettings) -> np.ndarray:
-    """Cluster the utterances with the current encoders (both views concatenated with co_meta)."""
+def embed_views(encoders, signals, settings: SSLSettings) -> list[np.ndarray]:
+    """Whole-utterance embeddings of the signals, one array per encoder (view). A round makes
+    them once: k-means clusters them and the AAM heads start at their cluster centroids."""
     device = resolve_device(settings.device, "SSL.device")
-    parts = [
+    return [
         embed(e, signals, device, settings.progress, f"embed ({e.spec.view})") for e in encoders
     ]
-    return cluster(np.concatenate(parts, axis=1), settings.clusters, settings.seed)
 
 
-def make_heads(encoders, signals, labels: np.ndarray, settings: SSLSettings):
-    """One AAM head per encoder, its class weights set to the encoder's cluster centroids.
+def pseudo_labels(views: list[np.ndarray], settings: SSLSettings) -> np.ndarray:
+    """k-means pseudo speakers of the utterances (both views concatenated with co_meta)."""
+    return cluster(np.concatenate(views, axis=1), settings.clusters, settings.seed)
+
+
+def make_heads(views: list[np.ndarray], labels: np.ndarray, settings: SSLSettings):
+    """One AAM head per view, its class weights set to that view's cluster centroids.
 
     Why not random weights: a random head's gradients first reshape the embedding space to fit
     arbitrary class directions, which can undo what Stage I learned before the head catches up;
@@ -79,12 +84,10 @@ def make_heads(encoders, signals, labels: np.ndarray, settings: SSLSettings):
     tightens the clusters the encoder found (the same space k-means worked in).
     """
     torch = require_torch("SSL rounds")
-    device = resolve_device(settings.device, "SSL.device")
     classes = int(labels.max()) + 1
     heads = []
-    for encoder in encoders:
-        head = AAMSoftmax(encoder.spec.embedding_dim, classes, settings.margin, settings.scale)
-        emb = embed(encoder, signals, device)
+    for emb in views:
+        head = AAMSoftmax(emb.shape[1], classes, settings.margin, settings.scale)
         with torch.no_grad():
             for c in range(classes):  # an empty cluster keeps its random row
                 if (labels == c).any():
@@ -108,17 +111,18 @@ def views_of(signals, idx, settings: SSLSettings, rng, n_views: int):
     return [add_noise(clean, settings.noise_snr_db, rng) for _ in range(n_views)]
 
 
-def train_round(encoders, signals, labels: np.ndarray, settings: SSLSettings, round_no: int):
-    """Train the encoder(s) on pseudo labels for `round_epochs`; return (encoders, history)."""
+def train_round(encoders, signals, views, labels: np.ndarray, settings: SSLSettings, round_no: int):
+    """Train the encoder(s) on pseudo labels for `round_epochs`; return (encoders, history).
+    `views`: the encoders' embeddings of `signals` the labels came from (embed_views)."""
     if settings.co_meta and len(encoders) == 2:
         from .co_meta import train_co_meta
 
-        return train_co_meta(encoders, signals, labels, settings, round_no)
+        return train_co_meta(encoders, signals, views, labels, settings, round_no)
     torch = require_torch("SSL rounds")
     seed_everything(int(settings.seed) + round_no)
     device = resolve_device(settings.device, "SSL.device")
     encoder = encoders[0].to(device).train()
-    (head,) = make_heads([encoder], signals, labels, settings)
+    (head,) = make_heads(views[:1], labels, settings)
     head = head.to(device)
     model = torch.nn.ModuleList([encoder, head])
     optimizer = make_optimizer(model, FitSettings(learning_rate=settings.learning_rate))
