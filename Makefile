@@ -12,6 +12,8 @@ APT_PACKAGES := sox libsox-fmt-all espeak-ng
 test: APT_PACKAGES += chromium chromium-driver
 # the REPORT.latex test compiles a PDF with pdflatex and reads it back with pdftotext
 test: APT_PACKAGES += texlive-latex-base poppler-utils
+# the separation corpus renders tracker music (resources/demo/build_separation_corpus.sh)
+test: APT_PACKAGES += openmpt123
 
 .PHONY: setup system-deps venv deep demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep benchmark-ssl
 
