@@ -23,15 +23,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ..errors import SautiError
+from ..progress import bar as progress_bar
 
 log = logging.getLogger("sauti.finetune")
 
@@ -177,8 +176,8 @@ def read_clips(table: pd.DataFrame, max_samples: int, progress: bool = True) -> 
 
     clips = []
     rows = table[["file", "start", "end"]].itertuples(index=False)
-    for file, start, end in tqdm(
-        rows, total=len(table), desc="audio", unit="clip", file=sys.stderr, disable=not progress
+    for file, start, end in progress_bar(
+        rows, total=len(table), desc="audio", unit="clip", disable=not progress
     ):
         clips.append(audio.read(file, start, end)[:max_samples])
     return clips

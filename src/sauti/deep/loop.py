@@ -20,15 +20,14 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ..errors import SautiError
+from ..progress import bar as progress_bar
 from . import require_torch
 from .device import resolve_device, seed_everything
 
@@ -191,11 +190,10 @@ def fit(
         raise SautiError("no training samples", hint="check DATA filters and the split")
     higher = _HIGHER_IS_BETTER[settings.measure]
     best, best_state, best_epoch, waited, rows = None, None, 0, 0, []
-    bar = tqdm(
+    bar = progress_bar(
         range(1, int(settings.epochs) + 1),
         desc=settings.desc,
         unit="epoch",
-        file=sys.stderr,
         disable=not settings.progress,
     )
     for epoch in bar:

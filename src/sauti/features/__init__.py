@@ -10,18 +10,17 @@ The per-kind modules only turn one audio signal into named numbers; the contract
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from .. import audio
 from ..errors import SautiError
 from ..plan import THREADED_KINDS
+from ..progress import bar as progress_bar
 
 KINDS = ("os", "praat", "mfcc", "import", "spectra", "spkrec_ssl")
 #: Kinds computed by pretrained networks in batches (sauti.features.embeddings).
@@ -106,12 +105,11 @@ def _extract_audio(
     try:
         results = pool.map(one, _segments(samples)) if pool else map(one, _segments(samples))
         rows = list(
-            tqdm(
+            progress_bar(
                 results,
                 total=len(samples),
                 desc=f"features {kind}",
-                unit="sample",
-                file=sys.stderr,
+                unit="clip",
                 mininterval=2,
                 disable=not progress,
             )

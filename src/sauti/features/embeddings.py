@@ -23,16 +23,15 @@ torch and transformers are imported inside the functions: the base install has n
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from .. import audio
 from ..errors import SautiError
+from ..progress import bar as progress_bar
 
 TRANSFORMER_KINDS = ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap")
 KINDS = (*TRANSFORMER_KINDS, "spkrec")
@@ -112,11 +111,10 @@ def extract(kind: str, samples: pd.DataFrame, params: dict, progress: bool = Tru
     encoder = _speaker_encoder(s) if kind == "spkrec" else _TransformerEncoder(s)
     segments = list(_segments(samples))
     out: list[np.ndarray | None] = [None] * len(segments)
-    bar = tqdm(
+    bar = progress_bar(
         total=len(segments),
         desc=f"features {kind}",
-        unit="sample",
-        file=sys.stderr,
+        unit="clip",
         mininterval=2,
         disable=not progress,
     )

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
+from ...progress import bar as progress_bar
 from .. import require_torch
 from ..device import resolve_device, seed_everything
 from ..loop import FitSettings, make_optimizer
@@ -113,11 +112,10 @@ def train_co_meta(
     rng = np.random.default_rng(int(settings.seed) + 7919 * round_no)
     targets = torch.as_tensor(labels, dtype=torch.long)
     rows = []
-    bar = tqdm(
+    bar = progress_bar(
         range(int(settings.round_epochs)),
         desc=f"SSL round {round_no} (co-meta)",
         unit="epoch",
-        file=sys.stderr,
         disable=not settings.progress,
     )
     for epoch in bar:

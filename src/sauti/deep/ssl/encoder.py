@@ -8,12 +8,11 @@ next to the weights so that `load_encoder` rebuilds exactly the trained network.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
+from ...progress import bar as progress_bar
 from .. import require_torch
 
 VIEWS = ("fbank", "mfcc")
@@ -111,7 +110,7 @@ def embed(encoder, signals, device="cpu", progress: bool = False, desc: str = "e
     out = np.zeros((len(signals), encoder.spec.embedding_dim), dtype=np.float32)
     with torch.no_grad():
         for i, signal in enumerate(
-            tqdm(signals, desc=desc, unit="utt", file=sys.stderr, disable=not progress)
+            progress_bar(signals, desc=desc, unit="utt", disable=not progress)
         ):
             wav = torch.as_tensor(tile(np.asarray(signal, dtype=np.float32), 1600))
             emb = encoder(wav[None].to(device))

@@ -8,13 +8,12 @@ It reuses the shared device, seeding and optimiser code.
 from __future__ import annotations
 
 import logging
-import sys
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ...errors import SautiError
+from ...progress import bar as progress_bar
 from .. import require_torch
 from ..device import resolve_device, seed_everything
 from ..loop import FitSettings, make_optimizer
@@ -57,11 +56,10 @@ def _train_contrastive(encoder, signals, settings: SSLSettings, offset: int, key
     length = segment_samples(settings.segment_duration)
     batch = max(2, int(settings.batch_size))
     rows = []
-    bar = tqdm(
+    bar = progress_bar(
         range(1, int(settings.epochs) + 1),
         desc=f"SSL stage I ({encoder.spec.view})",
         unit="epoch",
-        file=sys.stderr,
         disable=not settings.progress,
     )
     for epoch in bar:

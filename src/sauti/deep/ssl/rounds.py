@@ -9,13 +9,12 @@ improved encoder, so the labels and the representation sharpen each other.
 from __future__ import annotations
 
 import logging
-import sys
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ...errors import SautiError
+from ...progress import bar as progress_bar
 from .. import require_torch
 from ..device import resolve_device, seed_everything
 from ..loop import FitSettings, make_optimizer
@@ -129,11 +128,10 @@ def train_round(encoders, signals, views, labels: np.ndarray, settings: SSLSetti
     rng = np.random.default_rng(int(settings.seed) + 7919 * round_no)
     targets = torch.as_tensor(labels, dtype=torch.long)
     rows = []
-    bar = tqdm(
+    bar = progress_bar(
         range(1, int(settings.round_epochs) + 1),
         desc=f"SSL round {round_no}",
         unit="epoch",
-        file=sys.stderr,
         disable=not settings.progress,
     )
     for epoch in bar:
