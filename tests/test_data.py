@@ -8,9 +8,10 @@ run with one line naming the file or key, not a traceback three stages later.
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -177,40 +178,118 @@ def test_missing_end_means_whole_file(tmp_path, corpus):
 # --------------------------------------------------------------------------- bad audio
 
 
-def bad_audio(folder: Path, kind: str) -> Path:
+def bad_audio(folder: Path, kind: str, demo_wav: Path | None = None) -> Path:
+    """A file of each unusable kind, made the way users meet them."""
+    path = folder / f"{kind.split()[0]}.wav"
     if kind == "missing":
         return folder / "nothere.wav"
-    if kind == "unreadable":
-        path = folder / "garbage.wav"
+    if kind == "not audio":
         path.write_bytes(b"this is not audio at all " * 100)
-        return path
-    path = folder / "empty.wav"
-    sf.write(path, np.zeros(0, dtype="float32"), 16000)
+    elif kind == "empty (0 bytes)":
+        path.write_bytes(b"")
+    elif kind == "too short (no samples)":
+        sf.write(path, np.zeros(0, dtype="float32"), 16000)
+    elif kind.startswith("unreadable header"):  # a copy cut off inside its header
+        path.write_bytes((demo_wav or next(folder.glob("*.wav"))).read_bytes()[:30])
+    elif kind == "unsupported codec (AMR)":  # real speech, encoded by sox as AMR-NB
+        path = folder / "speech.amr"
+        subprocess.run(
+            ["sox", str(demo_wav or folder / WAVS[0]), "-r", "8000", "-t", "amr-nb", str(path)],
+            check=True,
+            capture_output=True,
+        )
     return path
 
 
-@pytest.mark.parametrize("kind", ["missing", "unreadable", "empty"])
-def test_bad_audio_stops_with_one_line(tmp_path, corpus, kind):
+BAD_KINDS = [
+    "missing",
+    "empty (0 bytes)",
+    "not audio",
+    "too short (no samples)",
+    "unreadable header (Error in WAV file. No 'data' chunk marker.)",
+    "unsupported codec (AMR)",
+]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_bad_audio_stops_with_one_line_naming_file_and_reason(tmp_path, corpus, kind):
+    if kind.endswith("(AMR)") and not shutil.which("sox"):
+        pytest.skip("sox is not installed")
     bad = bad_audio(corpus, kind)
     csv = write_csv(tmp_path / "t.csv", [str(corpus / w) for w in WAVS] + [str(bad)])
-    with pytest.raises(SautiError) as info:
+    with pytest.raises(SautiError) as info:  # 1 of 5 is far over the 1 % dropped by default
         load_database("mydb", {"path": csv})
     text = one_line(info)
-    assert text.startswith("DATA.mydb: ")
-    assert f"1 of 5 audio files are {kind}" in text
-    assert str(bad) in text
-    assert "skip_bad" in text
+    assert text.startswith(f"DATA.mydb: 1 of 5 audio files are {kind}: {bad} (20.0 % ")
+    assert "20.0 % of the files: more than the 1 %" in text and "DATA.skip_bad: true" in text
 
 
-@pytest.mark.parametrize("kind", ["missing", "unreadable", "empty"])
-def test_skip_bad_drops_bad_files(tmp_path, corpus, kind, caplog):
-    bad = bad_audio(corpus, kind)
-    csv = write_csv(tmp_path / "t.csv", [str(corpus / w) for w in WAVS] + [str(bad)])
-    with caplog.at_level(logging.WARNING, logger="sauti.data"):
-        table = load_database("mydb", {"path": csv}, skip_bad=True)
-    assert len(table) == 4
-    assert str(bad) not in set(table["file"])
-    assert str(bad) in caplog.text
+def test_bad_audio_lists_the_first_five_and_writes_every_reason_to_a_csv(tmp_path, corpus):
+    from sauti.drops import DropLog
+
+    kinds = [k for k in BAD_KINDS if not k.endswith("(AMR)")]
+    made = {}
+    for copy in range(2):  # 10 unusable files, 2 of each kind
+        folder = corpus / f"bad{copy}"
+        folder.mkdir()
+        made.update(
+            {str(bad_audio(folder, k, corpus / WAVS[0])): k.split(" (Error")[0] for k in kinds}
+        )
+    files = [str(corpus / w) for w in WAVS] + list(made)
+    csv = write_csv(tmp_path / "t.csv", files, speaker="s", gender="female")
+    drops = DropLog("samples", tmp_path / "stage")
+    with pytest.raises(SautiError) as info:
+        load_database("mydb", {"path": csv}, drops=drops)
+    text = one_line(info)
+    assert "10 of 14 audio files are unusable: " in text
+    assert sum(f in text for f in made) == 5 and ", ..." in text
+    assert f"full list in {tmp_path / 'stage' / 'bad_audio.csv'}" in text
+    listed = pd.read_csv(tmp_path / "stage" / "bad_audio.csv")
+    assert list(listed.columns) == ["file", "reason"] and len(listed) == 10
+    for file, reason in zip(listed["file"], listed["reason"], strict=True):
+        assert reason.startswith(made[file]), (file, reason)
+
+
+def with_bad_files(tmp_path, demo_dir, n_bad: int) -> tuple[str, list[str]]:
+    """The whole demo corpus (517 real files) plus `n_bad` empty files."""
+    table = pd.read_csv(demo_dir / "demo.csv")
+    table["file"] = [str(demo_dir / f) for f in table["file"]]
+    bad = []
+    for i in range(n_bad):
+        bad.append(str(tmp_path / f"empty{i}.wav"))
+        Path(bad[-1]).write_bytes(b"")
+    rows = table.head(n_bad).assign(file=bad)
+    path = tmp_path / "with_bad.csv"
+    pd.concat([table, rows]).to_csv(path, index=False)
+    return str(path), bad
+
+
+def test_unusable_audio_up_to_one_percent_is_dropped_by_default(tmp_path, demo_dir):
+    from sauti.drops import DropLog
+
+    csv, bad = with_bad_files(tmp_path, demo_dir, 5)  # 5 of 522: 0.96 %
+    drops = DropLog("samples", tmp_path / "stage")
+    table = load_database("demo", {"path": csv}, drops=drops)
+    assert len(table) == 517 and not set(bad) & set(table["file"])
+    drops.write()
+    (entry,) = json.loads((tmp_path / "stage" / "drops.json").read_text())
+    assert entry["reason"] == "unusable audio: empty (0 bytes)"
+    assert (entry["count"], entry["total"], entry["unit"]) == (5, 522, "audio files")
+    assert entry["examples"] == bad
+    assert len(pd.read_csv(tmp_path / "stage" / "bad_audio.csv")) == 5
+    with pytest.raises(SautiError) as info:  # DATA.skip_bad: false stops even for one file
+        load_database("demo", {"path": csv}, skip_bad=False)
+    assert "DATA.skip_bad: false" in one_line(info)
+
+
+def test_unusable_audio_over_one_percent_stops_unless_skip_bad(tmp_path, demo_dir):
+    csv, bad = with_bad_files(tmp_path, demo_dir, 6)  # 6 of 523: 1.15 %
+    with pytest.raises(SautiError) as info:
+        load_database("demo", {"path": csv})
+    text = one_line(info)
+    assert "6 of 523 audio files are empty (0 bytes): " in text and "1.1 % of the files" in text
+    assert "hint: fix or remove them, or set DATA.skip_bad: true" in text
+    assert len(load_database("demo", {"path": csv}, skip_bad=True)) == 517
 
 
 def test_segment_ending_after_its_file(tmp_path, corpus):
@@ -220,7 +299,7 @@ def test_segment_ending_after_its_file(tmp_path, corpus):
     with pytest.raises(SautiError) as info:
         load_database("seg", {"path": csv})
     text = one_line(info)
-    assert "1 segments" in text and "end after their file" in text and wav in text
+    assert "1 of 2 segments" in text and "end after their file" in text and wav in text
     table = load_database("seg", {"path": csv}, skip_bad=True)
     assert len(table) == 1 and table["end"].iloc[0] == 0.3
 

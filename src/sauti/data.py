@@ -19,25 +19,40 @@ import numpy as np
 import pandas as pd
 
 from . import audio
+from .drops import DropLog
 from .errors import SautiError
 
 log = logging.getLogger("sauti.data")
 
 ID = ["file", "start", "end"]
 SPLITS = ("train", "dev", "test")
-HINT_SKIP = "set DATA.skip_bad = True to drop such files with a warning"
 
 
 # --------------------------------------------------------------------------- loading
 
 
 def load_database(
-    name: str, spec: dict, check_size: int = 0, skip_bad: bool = False
+    name: str,
+    spec: dict,
+    check_size: int = 0,
+    skip_bad: bool | None = None,
+    drops: DropLog | None = None,
 ) -> pd.DataFrame:
     """Read one database (CSV or audformat) into a samples table with checked audio.
 
     Columns: file (absolute), start, end, duration, db, then the database's own columns.
+    `skip_bad`: drop unusable audio (True), stop (False) or drop up to 1 % (None). What is
+    dropped goes to `drops` (sauti.drops).
     """
+    table = read_database(name, spec)
+    table = _check_audio(name, table, check_size, skip_bad, drops or DropLog("samples"))
+    table.insert(4, "db", name)
+    return table.reset_index(drop=True)
+
+
+def read_database(name: str, spec: dict) -> pd.DataFrame:
+    """The database's table as written (file absolute, start and end in seconds, end NaN for
+    whole files), no audio read: what its content digests and the samples stage start from."""
     path = Path(os.path.abspath(spec["path"]))
     kind = spec.get("type") or ("audformat" if path.is_dir() else "csv")
     if not path.exists():
@@ -51,9 +66,7 @@ def load_database(
     table = table.rename(columns=spec.get("colnames") or {})
     if table.empty:
         raise SautiError(f"DATA.{name}: {path} has no rows")
-    table = _check_audio(name, table, check_size, skip_bad)
-    table.insert(4, "db", name)
-    return table.reset_index(drop=True)
+    return table
 
 
 def _read_csv(name: str, path: Path, spec: dict) -> pd.DataFrame:
@@ -156,40 +169,50 @@ def _id_first(table: pd.DataFrame) -> pd.DataFrame:
     return table[ID + [c for c in table.columns if c not in ID]]
 
 
-def _check_audio(name: str, table: pd.DataFrame, check_size: int, skip_bad: bool) -> pd.DataFrame:
-    """Every referenced file must exist, be readable and hold audio; segments must fit in it."""
-    problems: dict[str, list[str]] = {"missing": [], "unreadable": [], "empty": [], "too small": []}
-    durations = {}
+def _check_audio(
+    name: str, table: pd.DataFrame, check_size: int, skip_bad: bool | None, drops: DropLog
+) -> pd.DataFrame:
+    """Every referenced file must exist and hold audio; segments must fit in their file.
+
+    Unusable files (each with its reason, all listed in bad_audio.csv) and segments are dropped
+    when DATA.skip_bad is true, or when it is null (the default) and they are at most 1 % of the
+    database: one bad file must not stop a study of thousands; more is a problem to look at.
+    """
+    problems: dict[str, str] = {}
+    small, durations = [], {}
     for file in pd.unique(table["file"]):
-        if not os.path.isfile(file):
-            problems["missing"].append(file)
+        size = os.path.getsize(file) if os.path.isfile(file) else None
+        if size and check_size and size < check_size:
+            small.append(file)
             continue
-        if check_size and os.path.getsize(file) < check_size:
-            problems["too small"].append(file)
-            continue
-        try:
-            duration, _ = audio.info(file)
-        except SautiError:
-            problems["unreadable"].append(file)
-            continue
-        if duration <= 0:
-            problems["empty"].append(file)
-            continue
-        durations[file] = duration
+        duration, problems[file] = _audio_problem(file, size)
+        if problems[file] is None:
+            del problems[file]
+            durations[file] = duration
     n_files = table["file"].nunique()
-    for kind, files in problems.items():
-        if not files:
-            continue
-        message = f"DATA.{name}: {len(files)} of {n_files} audio files are {kind}, e.g. {files[0]}"
-        if kind == "too small":
-            log.warning("%s (DATA.check_size = %d bytes): dropped", message, check_size)
-        elif skip_bad:
-            log.warning("%s: dropped (DATA.skip_bad)", message)
+    if small:
+        log.warning("DATA.%s: %d files smaller than DATA.check_size dropped", name, len(small))
+        drops.record(name, f"smaller than DATA.check_size ({check_size} bytes)", small, n_files,
+                     unit="audio files", kind="selected")  # fmt: skip
+    if problems:
+        csv = drops.write_bad_audio(problems)
+        reasons = set(problems.values())
+        first = list(problems.items())[:5]
+        if len(reasons) == 1:
+            shown = f"{reasons.pop()}: " + ", ".join(f for f, _ in first)
         else:
-            hint = {
-                "missing": f"relative paths resolve against the CSV's folder or {name}.audio_path; "
-            }.get(kind, "")
-            raise SautiError(message, hint=hint + HINT_SKIP)
+            shown = "unusable: " + ", ".join(f"{f} ({why})" for f, why in first)
+        message = f"DATA.{name}: {len(problems)} of {n_files} audio files are {shown}"
+        message += f"{', ...' if len(problems) > 5 else ''}{f'; full list in {csv}' if csv else ''}"
+        where = (  # a missing file is most often a relative path resolved against another folder
+            f"relative paths resolve against the CSV's folder or {name}.audio_path; "
+            if "missing" in problems.values()
+            else ""
+        )
+        _allow_drop(message, len(problems), n_files, skip_bad, "files", where)
+        for why in sorted(set(problems.values())):
+            files = [f for f, w in problems.items() if w == why]
+            drops.record(name, f"unusable audio: {why}", files, n_files, unit="audio files")
     table = table[table["file"].isin(durations)].copy()
     if table.empty:
         raise SautiError(
@@ -200,34 +223,104 @@ def _check_audio(name: str, table: pd.DataFrame, check_size: int, skip_bad: bool
     bad = (table["duration"] <= 0) | (table["end"] > table["file"].map(durations) + 0.01)
     if bad.any():
         first = table[bad].iloc[0]
-        message = f"DATA.{name}: {int(bad.sum())} segments are empty or end after their file, e.g. {first['file']} [{first['start']}, {first['end']}]"
-        if not skip_bad:
-            raise SautiError(message, hint=HINT_SKIP)
-        log.warning("%s: dropped (DATA.skip_bad)", message)
+        message = f"DATA.{name}: {int(bad.sum())} of {len(table)} segments are empty or end after their file, e.g. {first['file']} [{first['start']}, {first['end']}]"
+        _allow_drop(message, int(bad.sum()), len(table), skip_bad, "segments")
+        drops.record_rows(table.assign(db=name), bad, "segment empty or after the end of its file")
         table = table[~bad]
     return table
+
+
+BAD_SHARE = 0.01  # unusable files or segments dropped by default (DATA.skip_bad null)
+
+
+def _allow_drop(
+    message: str, n_bad: int, total: int, skip_bad: bool | None, what: str, hint: str = ""
+) -> None:
+    """Raise one line unless DATA.skip_bad allows dropping `n_bad` of `total`; else warn."""
+    hint += "fix or remove them, or set DATA.skip_bad: true to go on without them"
+    if skip_bad is None and n_bad > BAD_SHARE * total:
+        raise SautiError(
+            f"{message} ({100 * n_bad / total:.1f} % of the {what}: more than the "
+            f"{100 * BAD_SHARE:.0f} % sauti drops by default)",
+            hint=hint,
+        )
+    if skip_bad is False:
+        raise SautiError(message + " (DATA.skip_bad: false)", hint=hint)
+    log.warning(
+        "%s: dropped (DATA.skip_bad %s)", message, "true" if skip_bad else "null: up to 1 %"
+    )
+
+
+#: Leading bytes of containers libsndfile does not read: such a file is audio in a codec sauti
+#: cannot decode (convert it to wav or flac), not "not audio".
+FOREIGN_AUDIO = {
+    b"#!AMR": "AMR",
+    b"\x1aE\xdf\xa3": "WebM/Matroska",
+    b"0&\xb2u": "WMA/ASF",
+    b"MAC ": "Monkey's Audio",
+    b"wvpk": "WavPack",
+}
+#: Leading bytes of containers libsndfile reads: opening one fails on its header or its codec.
+KNOWN_AUDIO = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"FORM", b".snd", b"ID3", b"caff")
+#: WAV format tags libsndfile decodes (PCM, ADPCM, float, A-law, mu-law, IMA, GSM, MP3, extensible).
+WAV_CODECS = {0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0x0055, 0xFFFE}
+
+
+def _audio_problem(file: str, size: int | None) -> tuple[float, str | None]:
+    """(duration, None) for usable audio, else (0, the reason in a few words)."""
+    if size is None:
+        return 0.0, "missing"
+    if size == 0:
+        return 0.0, "empty (0 bytes)"
+    try:
+        duration, _ = audio.info(file)
+    except SautiError as err:
+        return 0.0, _unreadable_reason(file, str(err))
+    return (duration, None) if duration > 0 else (0.0, "too short (no samples)")
+
+
+def _unreadable_reason(file: str, error: str) -> str:
+    with open(file, "rb") as handle:
+        head = handle.read(64)
+    for magic, kind in FOREIGN_AUDIO.items():
+        if head.startswith(magic):
+            return f"unsupported codec ({kind})"
+    if head[4:8] == b"ftyp":
+        return "unsupported codec (MP4/M4A/AAC)"
+    if head.startswith((b"RIFF", b"RF64")) and head[12:16] == b"fmt ":
+        tag = int.from_bytes(head[20:22], "little")
+        if tag not in WAV_CODECS:
+            return f"unsupported codec (WAV format 0x{tag:04x})"
+    if head.startswith(KNOWN_AUDIO):
+        detail = error.rsplit(": ", 1)[-1].strip(" ()")
+        return f"unreadable header ({detail})"
+    return "not audio"
 
 
 # --------------------------------------------------------------------------- selection and split
 
 
-def select_and_split(tables: dict[str, pd.DataFrame], params: dict) -> pd.DataFrame:
+def select_and_split(
+    tables: dict[str, pd.DataFrame], params: dict, drops: DropLog | None = None
+) -> pd.DataFrame:
     """Filter, label-map and split the databases; return one table with `split` in train/dev/test.
 
     params: target, labels, type, min_length, max_length, samples_per_speaker, random_seed,
     traindevtest and `databases`: {name: {split_strategy, test_size, dev_size, mapping, filter, balance}}.
+    Every row left out is recorded in `drops` (sauti.drops) with its reason.
     """
     seed = int(params["random_seed"])
+    drops = drops or DropLog("split")
     parts = []
     for name, table in tables.items():
         spec = params["databases"][name]
-        table = _filter_rows(name, table, spec.get("filter") or [])
-        table = _prepare_target(name, table, params, spec.get("mapping") or {})
+        table = _filter_rows(name, table, spec.get("filter") or [], drops)
+        table = _prepare_target(name, table, params, spec.get("mapping") or {}, drops)
         parts.append(table)
     data = pd.concat(parts, ignore_index=True)
-    data = _filter_labels(data, params)
-    data = _filter_length(data, params)
-    data = _limit_per_speaker(data, params.get("samples_per_speaker"), seed)
+    data = _filter_labels(data, params, drops)
+    data = _filter_length(data, params, drops)
+    data = _limit_per_speaker(data, params.get("samples_per_speaker"), seed, drops)
     if data.empty:
         raise SautiError(
             "the selected data is empty after filtering",
@@ -238,6 +331,7 @@ def select_and_split(tables: dict[str, pd.DataFrame], params: dict) -> pd.DataFr
         log.warning(
             "%d samples occur twice (same file, start, end); keeping the first", int(dupes.sum())
         )
+        drops.record_rows(data, dupes, "the same sample twice (file, start, end)")
         data = data[~dupes]
     split = pd.Series("train", index=data.index)
     for name in tables:
@@ -248,20 +342,29 @@ def select_and_split(tables: dict[str, pd.DataFrame], params: dict) -> pd.DataFr
     return data.sort_values(ID, kind="stable").reset_index(drop=True)
 
 
-def _filter_rows(name: str, table: pd.DataFrame, filters: list) -> pd.DataFrame:
+def _filter_rows(
+    name: str, table: pd.DataFrame, filters: list, drops: DropLog | None = None
+) -> pd.DataFrame:
     for entry in filters:
         column, values = entry[0], [str(v) for v in entry[1:]]
         if column not in table.columns:
             raise SautiError(
                 f"DATA.{name}.filter: no column '{column}' (columns: {', '.join(table.columns)})"
             )
-        table = table[table[column].astype(str).isin(values)]
+        keep = table[column].astype(str).isin(values)
+        if drops is not None:  # asked for: counted as a selection, not as a drop
+            drops.record_rows(
+                table.assign(db=name), ~keep, f"DATA.{name}.filter {column} in {values}", "selected"
+            )
+        table = table[keep]
     if table.empty:
         raise SautiError(f"DATA.{name}.filter {filters} leaves no samples")
     return table
 
 
-def _prepare_target(name: str, table: pd.DataFrame, params: dict, mapping: dict) -> pd.DataFrame:
+def _prepare_target(
+    name: str, table: pd.DataFrame, params: dict, mapping: dict, drops: DropLog
+) -> pd.DataFrame:
     target = params["target"]
     if target not in table.columns:
         raise SautiError(
@@ -274,6 +377,7 @@ def _prepare_target(name: str, table: pd.DataFrame, params: dict, mapping: dict)
         log.warning(
             "DATA.%s: %d samples without a '%s' value dropped", name, int(missing.sum()), target
         )
+        drops.record_rows(table.assign(db=name), missing, f"no '{target}' label")
         table = table[~missing]
     if params["type"] == "regression":
         values = pd.to_numeric(table[target], errors="coerce")
@@ -303,7 +407,7 @@ def _label_text(value) -> str:
     return str(value)
 
 
-def _filter_labels(data: pd.DataFrame, params: dict) -> pd.DataFrame:
+def _filter_labels(data: pd.DataFrame, params: dict, drops: DropLog) -> pd.DataFrame:
     labels = params.get("labels", "all")
     if params["type"] == "regression" or labels == "all":
         return data
@@ -315,22 +419,26 @@ def _filter_labels(data: pd.DataFrame, params: dict) -> pd.DataFrame:
             f"DATA.labels: label {absent[0]!r} does not occur in '{params['target']}' (found: {', '.join(sorted(present))})",
             hint="fix the label or add a DATA.<db>.mapping",
         )
-    return data[data[params["target"]].isin(wanted)]
-
-
-def _filter_length(data: pd.DataFrame, params: dict) -> pd.DataFrame:
-    low, high = params.get("min_length"), params.get("max_length")
-    keep = pd.Series(True, index=data.index)
-    if low is not None:
-        keep &= data["duration"] >= low
-    if high is not None:
-        keep &= data["duration"] <= high
-    if not keep.all():
-        log.info("min/max_length: %d of %d samples dropped", int((~keep).sum()), len(data))
+    keep = data[params["target"]].isin(wanted)
+    others = sorted(set(data.loc[~keep, params["target"]]))
+    drops.record_rows(data, ~keep, f"label not in DATA.labels ({', '.join(others[:5])})")
     return data[keep]
 
 
-def _limit_per_speaker(data: pd.DataFrame, limit, seed: int) -> pd.DataFrame:
+def _filter_length(data: pd.DataFrame, params: dict, drops: DropLog | None = None) -> pd.DataFrame:
+    low, high = params.get("min_length"), params.get("max_length")
+    short = data["duration"] < low if low is not None else pd.Series(False, index=data.index)
+    long = data["duration"] > high if high is not None else pd.Series(False, index=data.index)
+    keep = ~(short | long)
+    if not keep.all():
+        log.info("min/max_length: %d of %d samples dropped", int((~keep).sum()), len(data))
+    if drops is not None:
+        drops.record_rows(data, short, f"shorter than DATA.min_length ({low} s)")
+        drops.record_rows(data, long, f"longer than DATA.max_length ({high} s)")
+    return data[keep]
+
+
+def _limit_per_speaker(data: pd.DataFrame, limit, seed: int, drops: DropLog) -> pd.DataFrame:
     if not limit:
         return data
     _need_speaker(data, "DATA.samples_per_speaker")
@@ -338,7 +446,11 @@ def _limit_per_speaker(data: pd.DataFrame, limit, seed: int) -> pd.DataFrame:
     picked = [
         g.sample(n=min(len(g), int(limit)), random_state=seed) for _, g in data.groupby("speaker")
     ]
-    return pd.concat(picked) if picked else data.iloc[:0]
+    kept = pd.concat(picked) if picked else data.iloc[:0]
+    drops.record_rows(
+        data, ~data.index.isin(kept.index), f"over DATA.samples_per_speaker ({limit})"
+    )
+    return kept
 
 
 def _need_speaker(data: pd.DataFrame, what: str) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import __version__
 from .data import ID, load_database, select_and_split, summary
+from .drops import DropLog
 from .errors import SautiError
 from .fileio import publish_images, read_json, read_table, write_json, write_table, write_text
 from .scaling import balanced_rows
@@ -27,19 +28,23 @@ log = logging.getLogger("sauti")
 
 def samples_stage(params: dict, out_path: str) -> None:
     """Load one database into its samples table (audio checked, paths absolute)."""
-    table = load_database(params["name"], params, params["check_size"], params["skip_bad"])
+    drops = DropLog("samples", Path(out_path).parent)  # drops.json and bad_audio.csv go there
+    table = load_database(params["name"], params, params["check_size"], params["skip_bad"], drops)
     log.info(
         "database %s: %d samples, %d files", params["name"], len(table), table["file"].nunique()
     )
+    drops.write()
     write_table(out_path, table)
 
 
 def split_stage(samples_paths: list[str], names: list[str], params: dict, out_path: str) -> None:
     """Select, label and split the experiment's samples (seeded, persisted)."""
     tables = {name: read_table(path) for name, path in zip(names, samples_paths, strict=True)}
-    data = select_and_split(tables, params)
+    drops = DropLog("split", Path(out_path).parent)
+    data = select_and_split(tables, params, drops)
     counts = data.groupby("split").size().to_dict()
     log.info("split: %s", counts)
+    drops.write()
     write_table(out_path, data)
 
 
