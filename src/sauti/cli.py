@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def convert_file(path: str, resolved: bool = False) -> str:
     raw = read_file(path)
+    raw.setdefault("_source", str(path))  # warnings name the file once
     cfg = resolve(raw, str(path))
     if not resolved:
         cfg = _normalised_only(raw)

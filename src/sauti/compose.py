@@ -131,6 +131,8 @@ def expand(raw: dict, source: str = "config") -> Expansion:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections (EXP, DATA, ...)")
     source = raw.get("_source", source)
+    if "FLAGS" in raw:  # Nkululeko's grid: translated to GRID before the grid is seen
+        raw = {**normalise(raw, source), "_source": source}
     if "experiments" in raw:
         out = _expand_list(raw, source)
     else:
@@ -421,7 +423,7 @@ def _grid_axes(grid, source: str) -> dict:
 
 def _expand_grid(raw: dict, source: str) -> Expansion:
     axes = _grid_axes(raw["GRID"], source)
-    base = normalise({k: v for k, v in raw.items() if k not in ("GRID", "_source")})
+    base = normalise({k: v for k, v in raw.items() if k not in ("GRID", "_source")}, source)
     name = _base_name(base, source)
     combos = list(itertools.product(*axes.values()))
     labels = [[value_label(v) for v in combo] for combo in combos]
@@ -482,7 +484,7 @@ def _root(base: dict) -> str:
 
 def _expand_multidb(raw: dict, source: str) -> Expansion:
     section = _section(raw, "MULTIDB", source)
-    base = normalise({k: v for k, v in raw.items() if k not in ("MULTIDB", "_source")})
+    base = normalise({k: v for k, v in raw.items() if k not in ("MULTIDB", "_source")}, source)
     name = _base_name(base, source)
     data = base.get("DATA") or {}
     available = list(data.get("databases") or [])

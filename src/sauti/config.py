@@ -89,14 +89,17 @@ def literal(value: str):
         return value.strip("'\"")
 
 
-def normalise(raw: dict) -> dict:
+def normalise(raw: dict, source: str | None = None) -> dict:
     """Bring INI-style and shorthand forms to the canonical nested form the schema describes.
 
     - `DATA.<db>.<option>` flat keys go into `DATA.<db>` mappings; a bare path becomes {path: ...}
     - a single FEATS.type / EXPL list value given as a string becomes a one-element list
     - Nkululeko aliases get sauti's name
+    - every key of Nkululeko's INI reference is translated or acknowledged (sauti.nkululeko,
+      one warning line each)
     """
     cfg = copy.deepcopy(raw)
+    source = source or str(raw.get("_source", "config"))
     for (section, old), new in ALIASES.items():
         body = cfg.get(section)
         if isinstance(body, dict) and old in body and new not in body:
@@ -129,6 +132,11 @@ def normalise(raw: dict) -> dict:
         from .optim import normalise_section
 
         cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
+    from .nkululeko import translate, warn
+
+    cfg, notes = translate(cfg, source)
+    for line in notes:
+        warn(line)
     return cfg
 
 
@@ -141,7 +149,7 @@ def resolve(raw: dict, source: str = "config") -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections (EXP, DATA, ...)")
     source = raw.get("_source", source)
-    cfg = normalise(raw)
+    cfg = normalise(raw, source)
     _check_unknown(cfg, source)
     _check_schema(cfg, source)
     _fill_defaults(cfg)
@@ -197,7 +205,11 @@ def _check_unknown(cfg: dict, source: str) -> None:
     props = schema()["properties"]
     for section, body in cfg.items():
         if section not in props:
-            raise ConfigError(f"{source}: unknown section [{section}]{_suggest(section, props)}")
+            from .nkululeko import sections
+
+            raise ConfigError(
+                f"{source}: unknown section [{section}]{_suggest(section, [*props, *sections()])}"
+            )
         if not isinstance(body, dict):
             if section != "_source":
                 raise ConfigError(f"{source}: [{section}] must be a section of keys, got {body!r}")
@@ -215,9 +227,11 @@ def _check_unknown(cfg: dict, source: str) -> None:
                     raise ConfigError(
                         f"{source}: [DATA] unknown key '{key}' (a database must also be listed in DATA.databases, DATA.tests or DATA.unlabelled)"
                     )
+                from .nkululeko import keys as nk_keys
+
                 raise ConfigError(
                     f"{source}: [{section}] unknown key '{key}'"
-                    f"{_suggest(key, known) or _elsewhere(key, section)}"
+                    f"{_suggest(key, [*known, *nk_keys(section)]) or _elsewhere(key, section)}"
                 )
 
 
@@ -227,8 +241,11 @@ def _check_database_options(name: str, spec, source: str) -> None:
     known = _db_properties()
     for option in spec:
         if option not in known:
+            from .nkululeko import keys as nk_keys
+
             raise ConfigError(
-                f"{source}: [DATA] unknown option '{name}.{option}'{_suggest(option, known)}"
+                f"{source}: [DATA] unknown option '{name}.{option}'"
+                f"{_suggest(option, [*known, *nk_keys('DATABASE')])}"
             )
     errors = list(
         jsonschema.Draft202012Validator({"type": "object", "properties": known}).iter_errors(spec)
