@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
+from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_sample_weight
 
 from sauti.errors import SautiError
 from sauti.metrics import ccc
@@ -134,6 +137,35 @@ def test_class_weight_moves_svm_decisions_towards_the_minority(imbalanced):
     assert np.mean(weighted.predict(X[minority]) == "minor") > np.mean(
         plain.predict(X[minority]) == "minor"
     )
+
+
+@pytest.mark.parametrize("class_weight", [False, True])
+def test_svm_predicts_like_svc_and_keeps_calibrated_probabilities(imbalanced, class_weight):
+    """Labels come from the SVC's decision function (as SVC.predict and Nkululeko), fitted with
+    the same balanced weights; probabilities stay Platt-calibrated rows summing to 1."""
+    X, y = imbalanced
+    cfg = model_cfg("svm", class_weight=class_weight)
+    model = fit_model(make_model(cfg, "classification", 0), X, y, class_weight)
+    weights = compute_sample_weight("balanced", y) if class_weight else None
+    svc = SVC(C=1.0, kernel="rbf", gamma="scale").fit(X, y, sample_weight=weights)
+    np.testing.assert_array_equal(model.predict(X), svc.predict(X))
+    np.testing.assert_allclose(model.decision_function(X), svc.decision_function(X))
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(model.classes_) == ["major", "minor"]
+    # the probabilities order the samples like the margin does (Platt's sigmoid is monotone)
+    order = np.argsort(model.decision_function(X))
+    assert np.all(np.diff(proba[order, 1]) >= -1e-12)
+
+
+def test_svm_bundle_pickled_and_loaded_predicts_the_same(tmp_path, separable):
+    """Model bundles are joblib pickles: a loaded svm predicts and scores as the fitted one."""
+    X, y, X_test, _ = separable
+    model = fit_model(make_model(model_cfg("svm"), "classification", 0), X, y, False)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
 
 
 class _WeightSpy(ClassifierMixin, BaseEstimator):

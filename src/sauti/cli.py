@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__, compose, model_cli, snakemake_cli
+from . import __version__, compose, drops, model_cli, snakemake_cli
 from .config import ConfigError, read_file, resolve, to_yaml
 from .errors import SautiError
 from .paths import SNAKEFILE
@@ -120,7 +120,10 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
     command = snakemake_cli.command(configfile, Path.cwd(), *snakemake_args)
     if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
         command += ["--cores", "all"]
-    return subprocess.call(command)
+    code = subprocess.call(command)
+    if code == 0:  # the rows and files the stages left out, and why (sauti.drops)
+        drops.print_summary(written)
+    return code
 
 
 if __name__ == "__main__":

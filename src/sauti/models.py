@@ -84,15 +84,23 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
 
 
 class SVMClassifier(ClassifierMixin, BaseEstimator):
-    """An SVC with Platt-scaled probabilities that also works on small data sets.
+    """An SVC that predicts with its decision function and has Platt-scaled probabilities.
+
+    Why predict with the decision function (what SVC.predict and Nkululeko do) and not with
+    the argmax of the probabilities: the sigmoids are fitted on cross-validated decision values
+    of the training domain, so on a test set from another domain their threshold moves away
+    from the SVC's margin; the argmax then lost 0.08 UAR on a cross-language test (issue 16).
+    The probabilities still feed the proba_<label> columns, ensembles, per-speaker means and
+    uncertainty, so for a sample near the margin the predicted label can differ from the
+    argmax of its probabilities (the same holds for Nkululeko's SVC(probability=True)).
 
     Why not SVC(probability=True): scikit-learn 1.9 deprecates it in favour of
     CalibratedClassifierCV(SVC(), ensemble=False), which is the same method (sigmoid fitted on
     cross-validated decision values, final SVC refitted on all data). That wrapper fails when a
     class has fewer members than folds, so the number of folds is chosen at fit time here.
-    class_weight="balanced" is applied as balanced sample weights to BOTH the SVC and the
-    sigmoid: weighting only the SVC would let the sigmoid, fitted on the skewed class
-    frequencies, undo the balancing, and predict (argmax of the probabilities) would ignore it.
+    Its final SVC is the one that predicts, so no second SVC is fitted and bundles saved before
+    this change load and predict the same way. class_weight="balanced" is applied as balanced
+    sample weights to BOTH the SVC and the sigmoid, so the probabilities keep the balancing too.
     """
 
     def __init__(self, C=1.0, kernel="rbf", gamma="scale", class_weight=None, random_state=None):
@@ -123,8 +131,16 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self.calibrated_.fit(X, y, sample_weight=weights)
         return self
 
+    @property
+    def svc_(self) -> SVC:
+        """The SVC fitted on all training rows (inside the calibration wrapper)."""
+        return self.calibrated_.calibrated_classifiers_[0].estimator
+
+    def decision_function(self, X):
+        return self.svc_.decision_function(X)
+
     def predict(self, X):
-        return self.calibrated_.predict(X)
+        return self.svc_.predict(X)
 
     def predict_proba(self, X):
         return self.calibrated_.predict_proba(X)

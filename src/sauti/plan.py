@@ -21,10 +21,10 @@ STAGE_VERSIONS = {
     "samples": 1,
     "features": 1,
     "split": 1,
-    "train": 1,
+    "train": 2,  # 2: svm predicts with the decision function (was argmax of Platt probabilities)
     "evaluate": 1,
     "ensemble": 1,
-    "optim": 1,
+    "optim": 2,  # 2: svm predicts with the decision function (as train 2)
     "test": 1,
     "explore": 2,  # 2: EXPL.shap draws a SHAP summary (was a note)
     "augment": 1,
@@ -32,7 +32,7 @@ STAGE_VERSIONS = {
     "segment": 1,
     "predict": 1,
     "vad": 1,
-    "selftrain": 1,
+    "selftrain": 2,  # 2: svm decision function; proba confidence of the pseudo label
     "ssl_pretrain": 1,
     "ssl_round": 1,
     "ssl_eval": 1,

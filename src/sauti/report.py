@@ -87,6 +87,7 @@ def render_report(
       missing or unreadable file becomes a visible note on the page instead of an error, since
       a lost plot should not cost the user the whole report.
     - "keys": ``{stage: cache key}`` so the user can find each stage's cached folder.
+    - "drops": sauti.drops entries (rows or files a stage left out, and why), a Data table.
     - "generated_at": optional timestamp string (defaults to now, local time).
 
     `template_dir` overrides the folder holding ``report.html.j2`` (default: the copy shipped in
@@ -123,6 +124,7 @@ def build_view(context: Mapping[str, Any]) -> dict[str, Any]:
         "cv": _cv(metrics.get("cv"), task),
         "augmentation": _augmentation(metrics.get("augmentation"), task),
         "data": _data(context.get("data_summary"), labels),
+        "drops": _drops(context.get("drops")),
         "per_class": _per_class(metrics, labels),
         "confusion": _confusions(metrics, labels),
         "images": [_image(item) for item in context.get("images") or []],
@@ -462,6 +464,29 @@ def _data(summary: Mapping[str, Any] | None, labels: list[str]) -> dict[str, Any
         "show_samples": bool(split_totals),
         "databases": db_rows,
     }
+
+
+def _drops(entries) -> list[dict[str, Any]]:
+    """The Data section's "left out" table: sauti.drops entries (dicts or Drop objects); a
+    drop of more than 10 % of a database is flagged, as in `sauti run`'s summary."""
+    from .drops import Drop
+
+    rows = []
+    for entry in entries or []:
+        drop = entry if isinstance(entry, Drop) else Drop(**entry)
+        rows.append(
+            {
+                "stage": drop.stage,
+                "database": drop.database,
+                "reason": drop.reason,
+                "kind": drop.kind,
+                "count": f"{drop.count} of {drop.total} {drop.unit}",
+                "share": fmt_share(drop.count, drop.total),
+                "examples": ", ".join(drop.examples),
+                "warn": drop.warn,
+            }
+        )
+    return rows
 
 
 def _per_class(metrics: Mapping[str, Any], labels: list[str]) -> list[dict[str, Any]]:

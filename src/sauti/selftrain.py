@@ -20,7 +20,9 @@ ICASSP 2021), applied to any sauti target and classic model:
    far counts against `patience`, and once it is used up the later rounds are skipped (they pass
    the model through unchanged, so raising `rounds` never breaks the chain).
 
-Confidence: the largest class probability for classification (`proba`), or the agreement of
+Confidence: the teacher's probability of its own pseudo label for classification (`proba`; the
+largest class probability, except for an svm sample near the margin, whose label comes from the
+decision function and may not be the argmax), or the agreement of
 `bootstrap` teachers fitted on resamples of the teacher's training rows (`bootstrap`: the share
 voting the teacher's label, or for regression the negative spread of their predictions); `auto`
 is proba for classification and bootstrap for regression.
@@ -313,7 +315,9 @@ def confidence(teacher: Model, X, speakers, kind: str, training, params: dict, s
     """Pseudo labels and their confidence for pool rows X (see the module docstring)."""
     pseudo, proba = teacher.predict(X, speakers)
     if kind == "proba":
-        return pseudo, proba.max(axis=1)
+        column = {str(label): i for i, label in enumerate(teacher.labels)}
+        own = [column[str(label)] for label in pseudo]
+        return pseudo, proba[np.arange(len(own)), own]
     Xt, yt, st = training  # the teacher's own training rows
     rng = np.random.default_rng(seed)
     votes = []

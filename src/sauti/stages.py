@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ import pandas as pd
 
 from . import __version__
 from .data import ID, load_database, select_and_split, summary
+from .drops import FILE as DROPS_FILE
 from .drops import DropLog
+from .drops import collect as collect_drops
 from .errors import SautiError
 from .fileio import publish_images, read_json, read_table, write_json, write_table, write_text
 from .scaling import balanced_rows
@@ -241,12 +244,16 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     write_text(outputs["config"], to_yaml(params["config"]))
     data = read_table(inputs["split"])
     classification = metrics["type"] == "classification"
+    # what the experiment's stages left out (sauti.drops); `sauti run` prints this file's lines
+    drops = collect_drops(exp_dir.parent, params["keys"])
+    write_json(exp_dir / DROPS_FILE, [asdict(d) for d in drops])
     context = {
         "name": params["name"],
         "version": __version__,
         "config": params["config"],
         "metrics": metrics,
         "data_summary": summary(data, metrics["target"], classification),
+        "drops": drops,
         "images": copied,
         "keys": params["keys"],
         "model_type": params["config"]["MODEL"]["type"],
