@@ -75,6 +75,28 @@ def test_pseudo_label_accuracy_uses_only_known_labels():
     assert quality["all"]["ccc"] == pytest.approx(1.0) and quality["all"]["n"] == 5
 
 
+def test_proba_confidence_is_the_probability_of_the_teachers_own_label():
+    """An svm labels by its decision function, which near the margin may disagree with the
+    argmax of its Platt probabilities: the confidence must then be the (lower) probability of
+    the label it gave, not the probability of another class."""
+    from sklearn.datasets import make_classification
+
+    X, codes = make_classification(
+        n_samples=200, n_features=4, n_informative=2, n_redundant=0, weights=[0.8, 0.2],
+        class_sep=0.5, flip_y=0.05, random_state=5,
+    )  # fmt: skip
+    X, y = pd.DataFrame(X), np.array(["a", "b"])[codes]
+    params = {"scale": "standard", "balancing": "none", "type": "classification"}
+    model_cfg = {"type": "svm", "C_val": 1.0, "kernel": "rbf", "gamma": "scale"}
+    teacher = selftrain.fit(X[:150], y[:150], ["s"] * 150, model_cfg, params, 0, ["a", "b"])
+    pool_X = X[150:]
+    pseudo, conf = selftrain.confidence(teacher, pool_X, ["s"] * 50, "proba", None, {}, 0)
+    proba = teacher.predict(pool_X, ["s"] * 50)[1]
+    own = proba[np.arange(50), (np.asarray(pseudo) == "b").astype(int)]
+    np.testing.assert_allclose(conf, own)
+    assert (conf < proba.max(axis=1)).any()  # this data has margin cases where they differ
+
+
 def test_noise_is_scaled_to_each_feature():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": rng.normal(0, 1, 500), "b": rng.normal(0, 100, 500), "c": 3.0})
