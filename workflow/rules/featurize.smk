@@ -7,7 +7,7 @@ rule features_shard:
     log:
         f"{ROOT}/cache/features/{{key}}/shard-{{shard}}-of-{{n}}.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: REG.features_threads
     resources:
         mem_mb=REG.mem_mb("features_shard"),
@@ -31,7 +31,7 @@ rule features:
     log:
         f"{ROOT}/cache/features/{{key}}/features.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: REG.features_threads
     resources:
         mem_mb=REG.mem_mb("features"),

@@ -12,7 +12,7 @@ rule finetune:
     log:
         f"{ROOT}/cache/finetune/{{key}}/finetune.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 4
     resources:
         gpu=REG.gpu("finetune"),

@@ -17,7 +17,7 @@ rule optim:
     log:
         f"{ROOT}/cache/optim/{{key}}/optim.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 1
     resources:
         mem_mb=4000,

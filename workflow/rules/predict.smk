@@ -15,7 +15,7 @@ rule predict:
     log:
         f"{ROOT}/cache/predict/{{key}}/predict.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 1
     resources:
         mem_mb=4000,

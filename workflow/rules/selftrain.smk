@@ -41,7 +41,7 @@ rule selftrain:
     log:
         f"{ROOT}/cache/selftrain/{{key}}/selftrain.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 1
     resources:
         mem_mb=4000,

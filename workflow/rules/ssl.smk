@@ -21,7 +21,7 @@ rule ssl_pretrain:
     log:
         f"{ROOT}/cache/ssl_pretrain/{{key}}/ssl_pretrain.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -45,7 +45,7 @@ rule ssl_round:
     log:
         f"{ROOT}/cache/ssl_round/{{key}}/ssl_round.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -68,7 +68,7 @@ rule ssl_eval:
     log:
         f"{ROOT}/cache/ssl_eval/{{key}}/ssl_eval.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 1
     resources:
         mem_mb=4000,

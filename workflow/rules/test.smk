@@ -20,7 +20,7 @@ rule test:
     log:
         f"{ROOT}/cache/test/{{key}}/test.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     resources:
         mem_mb=2000,
         runtime=30,

@@ -9,7 +9,7 @@ rule train:
     log:
         f"{ROOT}/cache/train/{{key}}/train.log",
     conda:
-        "../../envs/sauti.yaml"
+        "../../envs/sauti-deep.yaml"
     threads: 1
     resources:
         mem_mb=REG.mem_mb("train"),
