@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__, compose, drops, model_cli, snakemake_cli
+from . import __version__, compose, drops, model_cli, runs, snakemake_cli
 from .config import ConfigError, read_file, resolve, to_yaml
 from .errors import SautiError
 from .paths import SNAKEFILE
@@ -120,7 +119,7 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
     command = snakemake_cli.command(configfile, Path.cwd(), *snakemake_args)
     if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
         command += ["--cores", "all"]
-    code = subprocess.call(command)
+    code = runs.supervise(command, Path.cwd(), files)  # own process group, run record, locks
     if code == 0:  # the rows and files the stages left out, and why (sauti.drops)
         drops.print_summary(written)
     return code

@@ -26,7 +26,12 @@ def command(configfile: str | Path, workdir: str | Path, *args: str) -> list[str
 
 
 def job_counts(output: str) -> dict[str, int]:
-    """Rule -> number of jobs from the "Job stats" table Snakemake prints (empty if none)."""
+    """Rule -> number of jobs from the "Job stats" table Snakemake prints in a dry run, or the
+    "sauti: N jobs to run: rule n, ..." line of sauti's terminal view in a real run (empty if
+    neither)."""
+    line = re.search(r"^sauti: \d+ jobs to run: (.*)$", output, re.M)
+    if line:
+        return {rule: int(n) for rule, n in re.findall(r"(\w+) (\d+)", line.group(1))}
     table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", output, re.S)
     if not table:
         return {}
