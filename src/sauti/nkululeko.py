@@ -141,11 +141,15 @@ def translate(cfg: dict, source: str = "config") -> tuple[dict, list[str]]:
         if section not in table() or section in NOT_SECTIONS or not isinstance(body, dict):
             continue
         for key in list(body):
+            if key not in body:
+                continue  # taken by an earlier key (augment takes p_reverse)
             if section == "DATA" and key in t.databases():
                 _translate_database(t, key)
                 continue
+            key = _case(body, key, [*keys(section), *_schema_keys(section)])
             spec = entry(section, key)
             if spec is None or spec.get("honour") and "via" not in spec:
+                _false_is_unset(body, key, _schema_of(section, key))
                 continue  # sauti's own key, or unknown (the schema check names it)
             _apply(t, f"[{section}]", section, key, body.pop(key), spec, f"{section}.{key}")
         if section not in _schema_sections() and not t.cfg.get(section):
@@ -158,8 +162,12 @@ def _translate_database(t: Translation, name: str) -> None:
     if not isinstance(spec, dict):
         return
     for option in list(spec):
+        if option not in spec:
+            continue  # taken by an earlier option (speakers_stated takes test)
+        option = _case(spec, option, [*keys("DATABASE"), *_schema_keys("DATABASE")])
         found = entry("DATABASE", option)
         if found is None or found.get("honour") and "via" not in found:
+            _false_is_unset(spec, option, _schema_of("DATABASE", option))
             continue
         where = f"[DATA] {name}."
         _apply(t, where, "DATABASE", option, spec.pop(option), found, f"DATA.{name}.{option}")
@@ -173,8 +181,8 @@ def _apply(t: Translation, where: str, section: str, key: str, value, spec: dict
     if "warn" in spec:
         t.notes.append(f"{t.source}: {label} = {value!r}: {spec['warn']}")
     elif "stop" in spec:
-        off = spec.get("off", OFF)
-        if value in off or (isinstance(value, str) and value in [str(o) for o in off]):
+        off = spec.get("unless", OFF)
+        if value in off or str(value) in [str(o) for o in off]:
             t.notes.append(
                 f"{t.source}: {label} = {value!r}: ignored ({spec['stop']} is not supported yet)"
             )
@@ -188,6 +196,50 @@ def _apply(t: Translation, where: str, section: str, key: str, value, spec: dict
         VIA[spec["via"]](t, label, target, value)
     else:
         t.set(target, value)
+
+
+def _case(body: dict, key: str, known: list[str]) -> str:
+    """Nkululeko's INI parser ignores the case of keys (c_val is C_val): give the key the
+    spelling of the one known key it matches, leaving unknown keys to the schema check."""
+    if key in known:
+        return key
+    matches = sorted({k for k in known if k.lower() == key.lower()})
+    if len(matches) == 1 and matches[0] not in body:
+        body[matches[0]] = body.pop(key)
+        return matches[0]
+    return key
+
+
+def _false_is_unset(body: dict, key: str, spec: dict | None) -> None:
+    """Nkululeko writes False for "not set" (hf_token = False, logo = False): where sauti's
+    key takes no True/False, that is its null, or its default when it has no null."""
+    if body.get(key) is not False or spec is None:
+        return
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(spec)
+    if validator.is_valid(False):
+        return
+    if validator.is_valid(None):
+        body[key] = None
+    else:
+        body.pop(key)
+
+
+def _schema_of(section: str, key: str) -> dict | None:
+    from .config import _db_properties, schema
+
+    if section == "DATABASE":
+        return _db_properties().get(key)
+    return schema()["properties"].get(section, {}).get("properties", {}).get(key)
+
+
+def _schema_keys(section: str) -> list[str]:
+    from .config import _db_properties, schema
+
+    if section == "DATABASE":
+        return list(_db_properties())
+    return list(schema()["properties"].get(section, {}).get("properties", {}))
 
 
 @lru_cache(maxsize=1)
@@ -337,6 +389,8 @@ def feature_types(t, label, target, value):
     """Pretrained model names as feature types -> sauti's embedding kind + <kind>.model."""
     spec = table()["feature_types"]
     feats = t.cfg["FEATS"]
+    if value in ([], "", None):  # Nkululeko's finetune files leave it empty: sauti's default
+        return
     out = []
     for name in value if isinstance(value, list | tuple) else [value]:
         name = str(name)
@@ -357,6 +411,21 @@ def feature_types(t, label, target, value):
         if kind_ not in out:
             out.append(kind_)
     t.set(target, out)
+
+
+#: imbalanced-learn methods Nkululeko offers that sauti spells differently.
+BALANCING = {"randomundersampler": "rus"}
+
+
+def balancing(t, label, target, value):
+    """FEATS.balancing: Nkululeko's names; methods sauti lacks stop (they change the data)."""
+    from .config import schema
+
+    value = BALANCING.get(value, value)
+    allowed = schema()["properties"]["FEATS"]["properties"]["balancing"]["enum"]
+    if value not in allowed and str(value).lower() not in ("none", "false"):
+        _stop(t, label, value, f"the balancing method {value!r}", hint=f"use one of {allowed[:-1]}")
+    t.set(target, None if str(value).lower() in ("none", "false") else value)
 
 
 def os_level(t, label, target, value):
@@ -458,6 +527,8 @@ TRADITIONAL = "Compose([AddGaussianNoise(min_amplitude=0.001, max_amplitude=0.05
 def augment_methods(t, label, target, value):
     """AUGMENT.augment = ['traditional', 'random_splice']: the augmentations sauti runs."""
     section = t.cfg["AUGMENT"]
+    if isinstance(section.get("augmentations"), str):  # given after augment in the section
+        augmentations(t, label, "AUGMENT.augmentations", section["augmentations"])
     out = list(section.get("augmentations") or [])
     for method in value if isinstance(value, list | tuple) else [value]:
         if method == "traditional":
@@ -548,6 +619,7 @@ VIA = {
         label_column,
         as_split,
         feature_types,
+        balancing,
         os_level,
         import_file,
         scale,

@@ -1,0 +1,742 @@
+"""Nkululeko's experiment files run unchanged (issue 14).
+
+One INI file per section, written in the forms of Nkululeko's INI reference (ini_file.md and
+its module pages), holds every key of that section in sauti.nkululeko's table. Each key must
+come out of `sauti convert` as the table says: honoured (the same key and value), translated
+(the sauti key and value checked below), acknowledged (one warning line naming it) or, for a
+key whose absence would change results, stopped with "not supported yet".
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sauti import cli, nkululeko
+from sauti.compose import expand
+from sauti.config import ConfigError, _db_properties, read_file, resolve, schema
+from sauti.data import select_and_split
+
+BASE = """
+[EXP]
+name = nk
+[DATA]
+databases = ['demo']
+demo = {demo}
+target = gender
+"""
+
+#: One INI body per section, in Nkululeko's documented forms (values from its reference).
+SECTIONS = {
+    "EXP": """
+        [EXP]
+        root = ./results/
+        name = results/my_exp
+        type = classification
+        runs = 1
+        epochs = 3
+        traindevtest = False
+        sample_selection = all
+        random_seed = 7
+        databases = ['demo']
+        store = ./store/
+        fig_dir = ./images/
+        res_dir = ./results/
+        models_dir = ./models/
+        save = True
+        save_test = ./my_saved_test_predictions.csv
+        use_splits = True
+        export_onnx = False
+        language = en
+        no_warnings = True
+        run = 0
+        balancing = smote
+        filter.sample_selection = all
+        [DATA]
+        databases = ['demo']
+        demo = {demo}
+        target = gender
+    """,
+    "DATA": """
+        [EXP]
+        name = nk
+        [DATA]
+        databases = ['demo']
+        demo = {demo}
+        target = gender
+        labels = ['female', 'male']
+        check_size = 1000
+        no_reuse = False
+        tests = []
+        limit_samples_per_speaker = 20
+        min_duration_of_sample = 0.0
+        max_duration_of_sample = 5.0
+        sample_selection = all
+        filter = {{'language': 'en'}}
+        balance = {{'gender': 2, 'language': 1}}
+        type = continuous
+        bins = False
+        root_folders = False
+        filter.sample_selection = all
+        label_data = False
+        label_result = False
+        limit_samples = False
+        min_dur_test = False
+        target_divide_by = False
+        target_tables_append = False
+        trains = False
+        check_vad = False
+        size_diff_weight = 1
+        age_bins = 2
+        target_rate = 16000
+        resample_action = warn
+        strategy = train_test
+    """,
+    "DATABASE": """
+        [EXP]
+        name = nk
+        traindevtest = True
+        [DATA]
+        databases = ['demo']
+        demo = {demo}
+        demo.type = csv
+        demo.absolute_path = False
+        demo.audio_path = {audio}
+        demo.split_strategy = speakers_stated
+        demo.test = ['allison', 'kal']
+        demo.test_size = 30
+        demo.tests_size = 25
+        demo.dev_size = 20
+        demo.mapping = {{'female': 'woman', 'male': 'man'}}
+        demo.filter = [['language', ['en']]]
+        demo.colnames = {{'word': 'text'}}
+        demo.balance = {{'word': 1}}
+        demo.files_tables = ['files']
+        demo.target_tables = ['emotion']
+        demo.train_tables = ['emotion.categories.train.gold_standard']
+        demo.dev_tables = ['emotion.categories.dev.gold_standard']
+        demo.test_tables = ['emotion.categories.test.gold_standard']
+        demo.label = sex
+        demo.as_test = False
+        demo.as_train = False
+        demo.columns = ['age', 'gender', 'speaker']
+        demo.rename_speakers = False
+        demo.train = False
+        demo.dev = False
+        demo.limit_samples = False
+        demo.limit_samples_per_speaker = False
+        demo.min_duration_of_sample = 0
+        demo.max_duration_of_sample = 0
+        demo.required = False
+        demo.scale = False
+        demo.reverse = False
+        demo.reverse.max = False
+        target = gender
+    """,
+    "FEATS": """
+        [FEATS]
+        type = ['os', 'wavlm-large', 'hubert-xlarge-ll60k', 'wav2vec2-large-robust-12-ft-emotion-msp-dim', 'whisper-small']
+        set = eGeMAPSv02
+        level = functional
+        import_file = ['feats.csv']
+        fft_win_dur = 25
+        fft_hop_dur = 10
+        fft_nbands = 64
+        scale = standard
+        balancing = randomundersampler
+        store_format = pkl
+        no_reuse = False
+        os.set = eGeMAPSv02
+        wav2vec2.model = ./models/w2v2
+        hubert.model = facebook/hubert-large-ll60k
+        WavLM.model = microsoft/wavlm-large
+        wavlm.model = microsoft/wavlm-large
+        Spkrec.model = speechbrain/spkrec-ecapa-voxceleb
+        ast.model = MIT/ast-finetuned-audioset-10-10-0.4593
+        clap.model = laion/clap-htsat-unfused
+        wav2vec2.layer = 0
+        hubert.layer = 2
+        wavlm.layer = -1
+        balancing_random_state = 42
+        needs_feature_extraction = False
+        print_feats = True
+        fail_threshold = 0.5
+        nan_strategy = False
+        import_files_append = True
+        features = False
+        os.features = False
+        praat.features = False
+        with_os = False
+        bert.model = False
+        bert.layer = False
+        bert.text_column = False
+        emotion2vec.model = False
+        agender.model = False
+        aud.model = False
+        audmodel.id = False
+        audmodel.embeddings_name = False
+        mld.model = False
+        mld.df = False
+        min_syls = False
+        trill.model = False
+        xbow.model = False
+        size = False
+        assignments = False
+        lfcc.fft_length = False
+        lfcc.frame_length = False
+        lfcc.frame_period = False
+        lfcc.n_lfcc = False
+        lfcc.sample_rate = False
+        cqcc.frame_period = False
+        cqcc.n_cqcc = False
+        cqcc.n_cqt_bins = False
+        cqcc.sample_rate = False
+        sptk.features = False
+        sptk.fft_length = False
+        sptk.frame_length = False
+        sptk.frame_period = False
+        sptk.n_channel = False
+        sptk.sample_rate = False
+    """,
+    "MODEL": """
+        [MODEL]
+        type = nb
+        C_val = 10
+        kernel = rbf
+        gamma = scale
+        K_val = 5
+        KNN_weights = distance
+        weights = uniform
+        n_estimators = 100
+        max_depth = 6
+        class_weight = False
+        GMM_components = 4
+        GMM_covariance_type = full
+        logo = False
+        loso = False
+        k_fold_cross = False
+        learning_rate = 0.0001
+        batch_size = 8
+        drop = 0.1
+        layers = [64, 16]
+        activation = relu
+        optimizer = adamw
+        loss = cross
+        measure = uar
+        patience = 5
+        device = cpu
+        pretrained_model = microsoft/wavlm-base
+        max_duration = 8.0
+        push_to_hub = False
+        hf_token = False
+        random_seed = 42
+        validation_split = 0.1
+        balancing = smote
+        save = True
+        n_jobs = 4
+        only_test = False
+        tuning_params = False
+        eval_metric = logloss
+        early_stopping_rounds = False
+        subsample = 1.0
+        colsample_bytree = 1.0
+        scheduler = none
+        scheduler.gamma = False
+        scheduler.step_size = False
+        warmup_epochs = False
+        weight_decay = False
+        momentum = False
+        label_smoothing = 0.0
+        max_grad_norm = False
+        feature_noise = False
+        focal.alpha = False
+        focal.gamma = False
+        threshold = False
+        nan_strategy = False
+        adm.branches = False
+        adm.fusion = False
+        adm.hidden_dim = False
+    """,
+    "PLOT": """
+        [PLOT]
+        format = png
+        ccc = False
+        combine_per_speaker = mode
+        best_model = False
+        kind = violin
+        titles = True
+        name = my_special_config_within_the_experiment
+        epochs = False
+        anim_progression = False
+        fps = 1
+        epoch_progression = False
+        fill_areas = False
+        uncertainty_threshold = .6
+        runs_compare = features
+    """,
+    "EXPL": """
+        [EXPL]
+        value_counts = [['gender'], ['speaker']]
+        feature_distributions = False
+        max_feats = 10
+        model = ['log_reg']
+        permutation = False
+        scatter = ['pca']
+        plot_tree = False
+        shap = False
+        print_stats = False
+        tsne = True
+        umap = False
+        pca = True
+        scatter.target = ['gender']
+        scatter.dim = 2
+        ignore_gender = False
+        age.bin_reals = True
+        dist_type = kde
+        spotlight = False
+        print_colvals = False
+        plot_features = ['meanF0Hz']
+        regplot = [['feat_a', 'feat_b']]
+    """,
+    "PREDICT": """
+        [PREDICT]
+        targets = ['gender']
+        sample_selection = all
+        target_language = en
+        textclassifier.candidates = ['sadness', 'anger', 'neutral']
+    """,
+    "SEGMENT": """
+        [SEGMENT]
+        method = silero
+        min_length = 2
+        max_length = 10
+        sample_selection = all
+        result = segmented.csv
+        output_audio = False
+        audio_format = wav
+        audio_dir = segments
+        sampling_rate = 16000
+        include_silence_borders = False
+    """,
+    "AUGMENT": """
+        [AUGMENT]
+        augment = ['traditional', 'random_splice']
+        augmentations = Compose([AddGaussianNoise(min_amplitude=0.001, max_amplitude=0.05),Shift(p=0.5),PitchShift(),])
+        sample_selection = train
+        result = augmented.csv
+        p_reverse = 0.3
+        top_db = 12
+        transformations = False
+        bypass_prob = False
+        crop_dur = False
+    """,
+    "RESAMPLE": """
+        [RESAMPLE]
+        replace = False
+        target = data_resampled.csv
+        sample_selection = train
+    """,
+    "REPORT": """
+        [REPORT]
+        show = False
+        latex = my_latex_document
+        title = My experiment
+        author = Me
+        fresh = True
+    """,
+    "OPTIM": """
+        [MODEL]
+        type = mlp
+        [OPTIM]
+        model = mlp
+        search_strategy = random
+        n_iter = 4
+        cv_folds = 3
+        metric = f1
+        lr = [0.0001, 0.001]
+        bs = [8, 16]
+        do = [0.1, 0.3]
+        C = [0.1, 1.0]
+        nlayers = False
+        nnodes = False
+    """,
+    "FLAGS": """
+        [FLAGS]
+        models = ['xgb', 'svm']
+        features = ['praat', 'os']
+        balancing = ['none', 'ros']
+        scale = ['none', 'standard']
+        learning_rate = [0.01, 0.1]
+        name_target = False
+    """,
+    "EXPORT": """
+        [EXPORT]
+        target_root = ./exported_data/
+        orig_root = ../data/emodb/wav
+        data_name = exported_database
+        segments_as_files = False
+        root = ./exported_data/
+        bundle_path = ./my_polish_bundle
+    """,
+    "CROSSDB": """
+        [CROSSDB]
+        train_extra = False
+    """,
+}
+
+#: What each translated key becomes in `sauti convert`'s YAML: (section, key) -> {path: value}.
+TRANSLATED = {
+    ("EXP", "name"): {"EXP.name": "my_exp", "EXP.root": "results/results"},
+    ("EXP", "databases"): {"MULTIDB.databases": ["demo"]},
+    ("EXP", "balancing"): {"FEATS.balancing": "smote"},
+    ("DATA", "limit_samples_per_speaker"): {"DATA.samples_per_speaker": 20},
+    ("DATA", "min_duration_of_sample"): {"DATA.min_length": None},
+    ("DATA", "max_duration_of_sample"): {"DATA.max_length": 5.0},
+    ("DATA", "sample_selection"): {"EXP.sample_selection": "all"},
+    ("DATA", "filter"): {"DATA.demo.filter": [["language", "en"]]},
+    ("DATA", "balance"): {"DATA.demo.balance": ["gender", "language"]},
+    ("DATABASE", "split_strategy"): {"DATA.demo.split_strategy": ["allison", "kal"]},
+    ("DATABASE", "test"): {"DATA.demo.split_strategy": ["allison", "kal"]},
+    ("DATABASE", "tests_size"): {"DATA.demo.test_size": 25},
+    ("DATABASE", "filter"): {"DATA.demo.filter": [["language", "en"]]},
+    ("DATABASE", "balance"): {"DATA.demo.balance": ["word"]},
+    ("DATABASE", "label"): {"DATA.demo.colnames": {"word": "text", "sex": "gender"}},
+    ("DATABASE", "as_test"): {"DATA.demo.split_strategy": ["allison", "kal"]},
+    ("DATABASE", "as_train"): {"DATA.demo.split_strategy": ["allison", "kal"]},
+    ("FEATS", "type"): {
+        "FEATS.type": ["os", "wavlm", "hubert", "wav2vec2", "whisper"],
+        "FEATS.whisper.model": "openai/whisper-small",
+    },
+    ("FEATS", "level"): {"FEATS.level": "functionals"},
+    ("FEATS", "import_file"): {"FEATS.import_file": "feats.csv"},
+    ("FEATS", "scale"): {"FEATS.scale": "standard"},
+    ("FEATS", "balancing"): {"FEATS.balancing": "rus"},
+    ("FEATS", "os.set"): {"FEATS.set": "eGeMAPSv02"},
+    ("FEATS", "wav2vec2.model"): {"FEATS.wav2vec2.model": "./models/w2v2"},
+    ("FEATS", "hubert.model"): {"FEATS.hubert.model": "facebook/hubert-large-ll60k"},
+    ("FEATS", "WavLM.model"): {"FEATS.wavlm.model": "microsoft/wavlm-large"},
+    ("FEATS", "wavlm.model"): {"FEATS.wavlm.model": "microsoft/wavlm-large"},
+    ("FEATS", "Spkrec.model"): {"FEATS.spkrec.model": "speechbrain/spkrec-ecapa-voxceleb"},
+    ("FEATS", "ast.model"): {"FEATS.ast.model": "MIT/ast-finetuned-audioset-10-10-0.4593"},
+    ("FEATS", "<type>.model"): {"FEATS.clap.model": "laion/clap-htsat-unfused"},
+    ("FEATS", "wav2vec2.layer"): {"FEATS.wav2vec2.layer": 0},
+    ("FEATS", "hubert.layer"): {"FEATS.hubert.layer": 2},
+    ("FEATS", "wavlm.layer"): {"FEATS.wavlm.layer": -1},
+    ("MODEL", "type"): {"MODEL.type": "bayes"},
+    ("MODEL", "KNN_weights"): {"MODEL.knn_weights": "uniform"},  # weights comes later
+    ("MODEL", "weights"): {"MODEL.knn_weights": "uniform"},
+    ("MODEL", "loss"): {"MODEL.loss": "cross"},
+    ("MODEL", "random_seed"): {"EXP.random_seed": 42},
+    ("MODEL", "validation_split"): {"MODEL.validation_share": 0.1},
+    ("MODEL", "balancing"): {"FEATS.balancing": "smote"},
+    ("EXPL", "tsne"): {"EXPL.scatter": ["pca", "tsne"]},
+    ("EXPL", "umap"): {"EXPL.scatter": ["pca", "tsne"]},
+    ("EXPL", "pca"): {"EXPL.scatter": ["pca", "tsne"]},
+    ("AUGMENT", "augment"): {
+        "AUGMENT.augmentations": [
+            {"type": "noise"},
+            {"type": "time_shift", "p": 0.5},
+            {"type": "pitch_shift"},
+            {"type": "splice", "p_reverse": 0.3},
+        ]
+    },
+    ("AUGMENT", "augmentations"): {"AUGMENT.augmentations[0]": {"type": "noise"}},
+    ("AUGMENT", "p_reverse"): {"AUGMENT.augmentations[3]": {"type": "splice", "p_reverse": 0.3}},
+    ("RESAMPLE", "sample_selection"): {"EXP.sample_selection": "train"},
+    ("OPTIM", "search_strategy"): {"OPTIM.search": "random"},
+    ("OPTIM", "metric"): {"OPTIM.metric": "f1_macro"},
+    ("OPTIM", "lr"): {"OPTIM.params.learning_rate": [0.0001, 0.001]},
+    ("OPTIM", "bs"): {"OPTIM.params.batch_size": [8, 16]},
+    ("OPTIM", "do"): {"OPTIM.params.drop": [0.1, 0.3]},
+    ("OPTIM", "C"): {"OPTIM.params.C_val": [0.1, 1.0]},
+    ("FLAGS", "models"): {"GRID.MODEL.type": ["xgb", "svm"]},
+    ("FLAGS", "features"): {"GRID.FEATS.type": [["praat"], ["os"]]},
+    ("FLAGS", "balancing"): {"GRID.FEATS.balancing": [None, "ros"]},
+    ("FLAGS", "scale"): {"GRID.FEATS.scale": ["none", "standard"]},
+    ("FLAGS", "<SECTION key>"): {"GRID.MODEL.learning_rate": [0.01, 0.1]},
+}
+
+#: Honoured keys another key of the same file changes (EXP.name = results/my_exp moves the root).
+MOVED_BY_OTHERS = {
+    ("EXP", "root"),
+    ("DATABASE", "test_size"),  # tests_size comes later
+    ("DATABASE", "colnames"),  # label adds a rename
+    ("EXPL", "scatter"),  # tsne and pca add methods
+}
+
+#: A documented value for each key that stops (they are written with an "off" value above).
+STOP_VALUES = {
+    "bins": "[-100, 40, 50, 60, 70, 100]",
+    "root_folders": "data_roots.ini",
+    "import_files_append": "False",
+    "subsample": "0.8",
+    "colsample_bytree": "0.8",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings():
+    nkululeko._warned.clear()
+    yield
+    nkululeko._warned.clear()
+
+
+def ini(tmp_path: Path, demo_dir: Path, body: str, name: str = "exp.ini") -> Path:
+    """BASE (ending in [DATA], so plain lines join it) + body, unless body has its own [EXP]."""
+    text = textwrap.dedent(body)
+    if "[EXP]" not in text:
+        text = BASE + text
+    text = text.format(demo=demo_dir / "demo.csv", audio=demo_dir)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def convert(path: Path, capsys) -> tuple[dict, str]:
+    """`sauti convert FILE`: the printed YAML and the warning lines."""
+    assert cli.main(["convert", str(path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr()
+    return yaml.safe_load(out.out), out.err
+
+
+def lookup(cfg: dict, dotted: str):
+    """'DATA.demo.filter', 'FEATS.wavlm.model', 'GRID.MODEL.type', 'AUGMENT.augmentations[0]'."""
+    section, _, rest = dotted.partition(".")
+    body = cfg[section]
+    index = None
+    if rest.endswith("]"):
+        rest, index = rest[:-1].split("[")
+    if section == "DATA" and rest.split(".")[0] in cfg["DATA"].get("databases", []):
+        db, rest = rest.split(".", 1)
+        body = body[db]
+    elif section == "OPTIM" and rest.startswith("params."):
+        body, rest = body["params"], rest.split(".", 1)[1]
+    value = body[rest]
+    return value[int(index)] if index is not None else value
+
+
+def _get(cfg: dict, dotted: str):
+    try:
+        return lookup(cfg, dotted)
+    except KeyError:
+        return "absent"
+
+
+def documented_value(section: str, key: str, text: str):
+    """The value a key has in the section's INI text (placeholders: the key written there)."""
+    prefix = "demo." if section == "DATABASE" else ""
+    if section == "DATABASE" and key == "path":  # written `demo = path`
+        prefix, key = "", "demo"
+    for line in textwrap.dedent(text).splitlines():
+        name, _, value = line.partition(" = ")
+        name = name.strip()
+        if name == prefix + key or (
+            "<" in key and re.fullmatch(nkululeko._regex(key), name.removeprefix(prefix))
+        ):
+            return ("path" if name == "demo" else name.removeprefix(prefix)), value
+    return None, None
+
+
+def entries(section: str):
+    return [(k, nkululeko._normal(v)) for k, v in nkululeko.table()[section].items()]
+
+
+ALL_KEYS = [(s, k) for s in nkululeko.sections() for k, _ in entries(s)]
+
+
+def test_every_table_entry_is_well_formed():
+    nkululeko.check_table()
+    props = schema()["properties"]
+    for section in nkululeko.sections():
+        for key, spec in entries(section):
+            if nkululeko.kind(spec) == "honoured":
+                known = _db_properties() if section == "DATABASE" else props[section]["properties"]
+                assert key in known, f"{section}.{key} is marked honour but sauti has no such key"
+            assert (
+                nkululeko.kind(spec) != "translated"
+                or (section, key) in TRANSLATED
+                or (spec.get("via") in ("split_strategy", "filter_form", "feature_types"))
+            ), f"{section}.{key}: translated without a test expectation"
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_section_ini_covers_every_key_of_the_reference(section):
+    """The per-section INI files below are complete: every table key is written in one."""
+    for key, spec in entries(section):
+        if nkululeko.kind(spec) == "not supported yet" and key not in SECTIONS[section]:
+            continue  # written with its documented value in test_unsupported_keys_stop
+        name, _ = documented_value(section, key, SECTIONS[section])
+        assert name is not None, f"[{section}] {key} is in the table but not in the test INI"
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_section_keys_are_honoured_translated_or_acknowledged(section, tmp_path, demo_dir, capsys):
+    path = ini(tmp_path, demo_dir, SECTIONS[section])
+    cfg, err = convert(path, capsys)
+    assert "unknown" not in err
+    where = "[DATA] demo." if section == "DATABASE" else f"[{section}] "
+    text = SECTIONS[section].format(demo=demo_dir / "demo.csv", audio=demo_dir)
+    for key, spec in entries(section):
+        name, value = documented_value(section, key, text)
+        kind = nkululeko.kind(spec)
+        if (section, key) in MOVED_BY_OTHERS:
+            continue
+        if kind == "honoured":
+            dotted = f"DATA.demo.{name}" if section == "DATABASE" else f"{section}.{name}"
+            if read_value(value) is False:  # Nkululeko's "not set": sauti's null or default
+                assert _get(cfg, dotted) in (False, None, "absent"), dotted
+                continue
+            got = lookup(cfg, dotted)
+            assert got == read_value(value), f"[{section}] {name}: {got!r} != {value}"
+        elif kind == "translated":
+            for dotted, expected in TRANSLATED.get((section, key), {}).items():
+                assert lookup(cfg, dotted) == expected, f"[{section}] {key} -> {dotted}"
+            if "to" in spec or section == "FLAGS":  # moved: not left under Nkululeko's name
+                body = cfg.get(section, {}) if section != "DATABASE" else cfg["DATA"]["demo"]
+                assert name not in body or spec["to"].endswith(f".{name}"), (section, name)
+        else:  # acknowledged, or a stop key written with its "off" value
+            assert f"{where}{name} = " in err, f"no warning for [{section}] {name}:\n{err}"
+    for line in err.strip().splitlines():
+        assert line.startswith(f"sauti: warning: {path}: "), line
+
+
+def read_value(text: str):
+    from sauti.config import literal
+
+    return literal(text)
+
+
+def test_translated_config_resolves_and_runs_the_same_keys_once(tmp_path, demo_dir, capsys):
+    """A warning is printed once per key even though a config is resolved several times."""
+    path = ini(tmp_path, demo_dir, SECTIONS["EXP"])
+    assert cli.main(["convert", "--resolved", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("[EXP] save = True: sauti always keeps results, keyed by config") == 1
+    cfg = resolve(read_file(path), str(path))
+    assert (cfg["EXP"]["root"], cfg["EXP"]["name"]) == ("results/results", "my_exp")
+
+
+STOP_KEYS = [
+    (s, k) for s, k in ALL_KEYS if nkululeko.kind(nkululeko.entry(s, k)) == "not supported yet"
+]
+
+
+@pytest.mark.parametrize(("section", "key"), STOP_KEYS, ids=[f"{s}.{k}" for s, k in STOP_KEYS])
+def test_unsupported_keys_stop_with_one_line(section, key, tmp_path, demo_dir):
+    value = STOP_VALUES.get(key, "[('a', 'b')]" if section == "FLAGS" else "True")
+    if section == "DATA":
+        body = f"{key} = {value}\n"  # joins BASE's [DATA]
+    elif section == "DATABASE":
+        body = f"demo.{key} = {value}\n"
+    elif section == "EXP":
+        body = BASE.replace("name = nk", f"name = nk\n{key} = {value}")
+    else:
+        body = f"[{section}]\n{key} = {value}\n"
+    path = ini(tmp_path, demo_dir, body)
+    with pytest.raises(ConfigError) as info:
+        expand(read_file(path) | {"_source": str(path)}, str(path))
+    text = str(info.value)
+    assert "\n" not in text and "not supported yet" in text and key in text, text
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "model"),
+    [
+        ("wavlm-large", "wavlm", "microsoft/wavlm-large"),
+        ("hubert-xlarge-ll60k", "hubert", "facebook/hubert-xlarge-ll60k"),
+        (
+            "wav2vec2-large-robust-12-ft-emotion-msp-dim",
+            "wav2vec2",
+            "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim",
+        ),
+        ("whisper-small", "whisper", "openai/whisper-small"),
+        ("wav2vec2", "wav2vec2", "facebook/wav2vec2-large-robust-ft-swbd-300h"),
+        ("spkrec-ecapa-voxceleb", "spkrec", "speechbrain/spkrec-ecapa-voxceleb"),
+    ],
+)
+def test_pretrained_model_names_become_sauti_kinds(name, kind, model, tmp_path, demo_dir, capsys):
+    path = ini(tmp_path, demo_dir, f"[FEATS]\ntype = ['{name}']\n")
+    cfg, _ = convert(path, capsys)
+    assert cfg["FEATS"]["type"] == [kind]
+    assert cfg["FEATS"][f"{kind}.model"] == model
+
+
+@pytest.mark.parametrize("name", ["audmodel", "agender", "emotion2vec-large", "auddim", "trill"])
+def test_feature_types_sauti_lacks_stop(name, tmp_path, demo_dir):
+    path = ini(tmp_path, demo_dir, f"[FEATS]\ntype = ['{name}']\n")
+    with pytest.raises(ConfigError, match=rf"FEATS\.type '{name}' .* is not supported yet"):
+        resolve(read_file(path), str(path))
+
+
+def test_typo_still_gets_did_you_mean(tmp_path, demo_dir):
+    path = ini(
+        tmp_path,
+        demo_dir,
+        "[EXP]\nname = nk\nsave_tst = True\n[DATA]\ndatabases = ['demo']\ndemo = {demo}\n",
+    )
+    with pytest.raises(ConfigError, match=r"unknown key 'save_tst' \(did you mean 'save_test'\?\)"):
+        resolve(read_file(path), str(path))
+    path = ini(tmp_path, demo_dir, "demo.train_tabels = ['x']\n")
+    with pytest.raises(ConfigError, match=r"did you mean 'train_tables'"):
+        resolve(read_file(path), str(path))
+
+
+def test_keys_are_case_insensitive_as_in_nkululeko(tmp_path, demo_dir, capsys):
+    path = ini(tmp_path, demo_dir, "[MODEL]\ntype = svm\nc_val = 10\n")
+    cfg, _ = convert(path, capsys)
+    assert cfg["MODEL"]["C_val"] == 10
+
+
+def test_flags_file_runs_as_a_grid(tmp_path, demo_dir):
+    path = ini(tmp_path, demo_dir, SECTIONS["FLAGS"])
+    out = expand(read_file(path) | {"_source": str(path)}, str(path))
+    assert len(out.configs) == 2 * 2 * 2 * 2 * 2
+    assert {tuple(c["FEATS"]["type"]) for c in out.configs} == {("praat",), ("os",)}
+    assert {c["FEATS"]["balancing"] for c in out.configs} == {None, "ros"}
+    assert out.grids[0].name == "nk"
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "[['gender', ['female', 'male']]]",
+        "[['gender', 'female', 'male']]",
+        "{'gender': ['female', 'male']}",
+        "['gender', 'female']",
+        "{'gender': 'female'}",
+    ],
+)
+def test_filter_forms_keep_the_right_rows(written, tmp_path, demo_dir, demo_table, capsys):
+    escaped = written.replace("{", "{{").replace("}", "}}")
+    path = ini(tmp_path, demo_dir, f"demo.filter = {escaped}\ndemo.split_strategy = random\n")
+    cfg = resolve(read_file(path), str(path))
+    table = demo_table.assign(file=[str(demo_dir / f) for f in demo_table["file"]])
+    table = table.assign(start=0.0, end=1.0, db="demo")
+    params = {
+        "target": "speaker",
+        "labels": "all",
+        "type": "classification",
+        "min_length": None,
+        "max_length": None,
+        "samples_per_speaker": None,
+        "random_seed": 1,
+        "traindevtest": False,
+        "databases": {"demo": cfg["DATA"]["demo"]},
+    }
+    data = select_and_split({"demo": table}, params)
+    wanted = {"female", "male"} if "'male'" in written else {"female"}
+    expected = demo_table[demo_table["gender"].isin(wanted)]
+    assert len(data) == len(expected) > 0
+    assert set(data["gender"]) == wanted
+
+
+def test_demo_table_has_both_genders(demo_table):
+    assert {"female", "male"} <= set(pd.unique(demo_table["gender"]))
