@@ -144,3 +144,42 @@ def test_collect_reads_the_drops_of_the_experiments_stages(tmp_path):
     DropLog("samples", tmp_path / "cache/samples/def").write()  # nothing dropped: an empty list
     found = collect(tmp_path, {"samples demo": "def", "split": "abc", "train": "xyz"})
     assert [(d.stage, d.count, d.total) for d in found] == [("split", 1, 10)]
+
+
+def test_segment_records_recordings_without_speech(demo_table, tmp_path):
+    """SEGMENT drops a recording with no speech of min_length: a real recording of 4 joined
+    utterances keeps its segments, 2 s of room silence (no speech) is recorded as dropped."""
+    import soundfile as sf
+    from speech_support import join_with_pauses
+
+    from sauti.segment import segment_stage
+
+    clips = demo_table[demo_table["speaker"] == "allison"].head(4)["file"]
+    signal, _ = join_with_pauses(clips, np.random.default_rng(0))
+    sf.write(tmp_path / "speech.wav", signal, 16000)
+    quiet = np.random.default_rng(1).normal(0, 1e-4, 32000).astype("float32")
+    sf.write(tmp_path / "quiet.wav", quiet, 16000)
+    rows = [("speech.wav", len(signal) / 16000, "train"), ("quiet.wav", 2.0, "test")]
+    data = pd.DataFrame(
+        [
+            {
+                "file": str(tmp_path / f),
+                "start": 0.0,
+                "end": end,
+                "duration": end,
+                "db": "demo",
+                "speaker": "allison",
+                "gender": "female",
+                "split": split,
+            }
+            for f, end, split in rows
+        ]  # fmt: skip
+    )
+    data.to_parquet(tmp_path / "split.parquet")
+    params = {"method": "silero", "databases": ["demo"], "sample_selection": "all",
+              "min_length": 0.2, "max_length": None, "segment_target": "_seg"}  # fmt: skip
+    segment_stage(str(tmp_path / "split.parquet"), params, tmp_path / "seg")
+    (entry,) = json.loads((tmp_path / "seg" / "drops.json").read_text())
+    assert (entry["stage"], entry["count"], entry["total"]) == ("segment", 1, 2)
+    assert entry["reason"] == "no speech of SEGMENT.min_length (0.2 s)"
+    assert entry["examples"] == ["quiet.wav"]

@@ -363,7 +363,7 @@ def _filter_rows(
 
 
 def _prepare_target(
-    name: str, table: pd.DataFrame, params: dict, mapping: dict, drops: DropLog
+    name: str, table: pd.DataFrame, params: dict, mapping: dict, drops: DropLog | None = None
 ) -> pd.DataFrame:
     target = params["target"]
     if target not in table.columns:
@@ -377,7 +377,8 @@ def _prepare_target(
         log.warning(
             "DATA.%s: %d samples without a '%s' value dropped", name, int(missing.sum()), target
         )
-        drops.record_rows(table.assign(db=name), missing, f"no '{target}' label")
+        if drops is not None:
+            drops.record_rows(table.assign(db=name), missing, f"no '{target}' label")
         table = table[~missing]
     if params["type"] == "regression":
         values = pd.to_numeric(table[target], errors="coerce")
@@ -407,7 +408,7 @@ def _label_text(value) -> str:
     return str(value)
 
 
-def _filter_labels(data: pd.DataFrame, params: dict, drops: DropLog) -> pd.DataFrame:
+def _filter_labels(data: pd.DataFrame, params: dict, drops: DropLog | None = None) -> pd.DataFrame:
     labels = params.get("labels", "all")
     if params["type"] == "regression" or labels == "all":
         return data
@@ -421,7 +422,8 @@ def _filter_labels(data: pd.DataFrame, params: dict, drops: DropLog) -> pd.DataF
         )
     keep = data[params["target"]].isin(wanted)
     others = sorted(set(data.loc[~keep, params["target"]]))
-    drops.record_rows(data, ~keep, f"label not in DATA.labels ({', '.join(others[:5])})")
+    if drops is not None:
+        drops.record_rows(data, ~keep, f"label not in DATA.labels ({', '.join(others[:5])})")
     return data[keep]
 
 
@@ -438,7 +440,9 @@ def _filter_length(data: pd.DataFrame, params: dict, drops: DropLog | None = Non
     return data[keep]
 
 
-def _limit_per_speaker(data: pd.DataFrame, limit, seed: int, drops: DropLog) -> pd.DataFrame:
+def _limit_per_speaker(
+    data: pd.DataFrame, limit, seed: int, drops: DropLog | None = None
+) -> pd.DataFrame:
     if not limit:
         return data
     _need_speaker(data, "DATA.samples_per_speaker")
@@ -447,9 +451,10 @@ def _limit_per_speaker(data: pd.DataFrame, limit, seed: int, drops: DropLog) -> 
         g.sample(n=min(len(g), int(limit)), random_state=seed) for _, g in data.groupby("speaker")
     ]
     kept = pd.concat(picked) if picked else data.iloc[:0]
-    drops.record_rows(
-        data, ~data.index.isin(kept.index), f"over DATA.samples_per_speaker ({limit})"
-    )
+    if drops is not None:
+        drops.record_rows(
+            data, ~data.index.isin(kept.index), f"over DATA.samples_per_speaker ({limit})"
+        )
     return kept
 
 

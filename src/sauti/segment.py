@@ -158,9 +158,12 @@ def _pyannote_pipeline(token: str | None):
 # --------------------------------------------------------------------------- the stage
 
 
-def segment_table(data: pd.DataFrame, params: dict, token: str | None = None) -> pd.DataFrame:
+def segment_table(
+    data: pd.DataFrame, params: dict, token: str | None = None, drops=None
+) -> pd.DataFrame:
     """Every selected row replaced by its speech segments (labels, speaker and split inherited);
-    other rows unchanged. Adds source_start/source_end: the row a segment was cut from."""
+    other rows unchanged. Adds source_start/source_end: the row a segment was cut from.
+    Rows without speech of min_length are recorded in `drops` (a sauti.drops.DropLog)."""
     from tqdm import tqdm
 
     selection = params["sample_selection"]
@@ -174,7 +177,7 @@ def segment_table(data: pd.DataFrame, params: dict, token: str | None = None) ->
             hint="check SEGMENT.databases and SEGMENT.sample_selection",
         )
     min_length, max_length = float(params["min_length"]), params["max_length"]
-    rows, dropped = [], 0
+    rows, dropped = [], pd.Series(False, index=data.index)
     for _, row in tqdm(data.iterrows(), total=len(data), desc="segment", mininterval=2):
         record = row.to_dict()
         record.update(source_start=row["start"], source_end=row["end"])
@@ -187,7 +190,7 @@ def segment_table(data: pd.DataFrame, params: dict, token: str | None = None) ->
         else:
             speech = speech_silero(audio.read(row["file"], offset, row["end"]))
         pieces = fit_lengths(speech, min_length, max_length)
-        dropped += not pieces
+        dropped[row.name] = not pieces
         for begin, end in pieces:
             rows.append(
                 {**record, "start": round(offset + begin, 4), "end": round(offset + end, 4)}
@@ -198,7 +201,7 @@ def segment_table(data: pd.DataFrame, params: dict, token: str | None = None) ->
     if table.empty or (table.loc[:, "split"] == "train").sum() == 0:
         raise SautiError(
             f"SEGMENT: no train segments left with min_length {min_length} s "
-            f"({dropped} of {int(chosen.sum())} recordings had no speech that long)",
+            f"({int(dropped.sum())} of {int(chosen.sum())} recordings had no speech that long)",
             hint="lower SEGMENT.min_length",
         )
     log.info(
@@ -206,19 +209,24 @@ def segment_table(data: pd.DataFrame, params: dict, token: str | None = None) ->
         int(chosen.sum()),
         len(data),
         len(table) - int((~chosen).sum()),
-        dropped,
+        int(dropped.sum()),
         min_length,
     )
+    if drops is not None:
+        drops.record_rows(data, dropped, f"no speech of SEGMENT.min_length ({min_length} s)")
     return table.reset_index(drop=True)
 
 
 def segment_stage(split_path: str, params: dict, out_dir: str, token: str | None = None) -> None:
     """The `segment` rule: split table in; segments table, duration histogram and manifest out."""
+    from .drops import DropLog
     from .fileio import read_table, write_json, write_table
 
     out = Path(out_dir)
     data = read_table(split_path)
-    table = segment_table(data, params, token)
+    drops = DropLog("segment", out)
+    table = segment_table(data, params, token, drops)
+    drops.write()
     before = (data["end"] - data["start"]).to_numpy(float)
     after = (table["end"] - table["start"]).to_numpy(float)
     image = durations_plot(before, after, out / "durations.png")
