@@ -44,6 +44,9 @@ def stage_logging(log_path: str, stage: str):
         except SautiError as err:
             logging.getLogger("sauti").error("%s", err)
             raise SystemExit(1) from None
+        except KeyboardInterrupt:  # Ctrl-C on a plain `snakemake` run: a line, no traceback
+            logging.getLogger("sauti").warning("%s interrupted", stage)
+            raise SystemExit(130) from None
         except Exception as err:  # a bug: the traceback goes to the log, the terminal gets a line
             logging.getLogger("sauti").exception("%s crashed", stage)
             logging.getLogger("sauti").error(

@@ -36,9 +36,10 @@ def supervise(command: list[str], workdir: Path, files: list[str]) -> int:
     """Run Snakemake (`command`) as its own process group, with this run's record, and end the
     whole group when `sauti run` is stopped, so no job keeps running orphaned.
 
-    Snakemake gets SIGINT (it then cancels its jobs and releases its locks); whatever is left
-    after STOP_GRACE_S gets SIGKILL. On Linux Snakemake also gets SIGINT when `sauti run` dies
-    without a chance to forward anything (kill -9): PR_SET_PDEATHSIG.
+    Stopping sends SIGTERM to the group: the jobs end at once and Snakemake, which takes SIGTERM
+    as "finish what runs", sees them end, removes their incomplete outputs and releases its
+    locks; whatever is left after STOP_GRACE_S gets SIGKILL. A `kill -9` of `sauti run` cannot be
+    forwarded, so a small watchdog process does the same when `sauti run` is gone.
     """
     note = clear_stale_locks(workdir)
     if note:
@@ -52,16 +53,17 @@ def supervise(command: list[str], workdir: Path, files: list[str]) -> int:
         if not stopping:
             stopping.update(signal=signum, at=time.monotonic())
             _mark_stopping(record)
-            _signal_group(child.pid, signal.SIGINT)
+            _signal_group(child.pid, signal.SIGTERM)
 
+    watchdog = None
     try:
-        child = subprocess.Popen(
-            command,
-            env={**os.environ, RECORD_ENV: str(record)},
-            start_new_session=True,
-            preexec_fn=_end_with_parent if sys.platform.startswith("linux") else None,
-        )
+        env = {**os.environ, RECORD_ENV: str(record)}
+        child = subprocess.Popen(command, env=env, start_new_session=True)
         add_snakemake_pid(record, child.pid)
+        watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(child.pid)],
+            start_new_session=True,  # a Ctrl-C meant for `sauti run` must not end it
+        )
         old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while True:
@@ -75,7 +77,7 @@ def supervise(command: list[str], workdir: Path, files: list[str]) -> int:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
         if stopping:
-            _signal_group(child.pid, signal.SIGKILL)  # a job that ignored SIGINT
+            _signal_group(child.pid, signal.SIGKILL)  # anything that outlived Snakemake
             name = signal.Signals(stopping["signal"]).name
             print(
                 f"sauti: stopped on {name}: Snakemake and its jobs have ended; "
@@ -85,17 +87,23 @@ def supervise(command: list[str], workdir: Path, files: list[str]) -> int:
             return 128 + stopping["signal"]
         return code
     finally:
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait()
         record.unlink(missing_ok=True)
 
 
-def _end_with_parent() -> None:
-    """In the child before exec: get SIGINT when the parent (`sauti run`) dies."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT))  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+#: Ends the run's process group (argv[2]) once `sauti run` (argv[1]) is gone (e.g. kill -9).
+_WATCHDOG = """
+import os, signal, sys, time
+parent, group = int(sys.argv[1]), int(sys.argv[2])
+while os.getppid() == parent:
+    time.sleep(1)
+try:
+    os.killpg(group, signal.SIGTERM)
+except OSError:
+    pass
+"""
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -227,17 +235,17 @@ def holders(workdir: str | Path) -> list[Holder] | None:
 
 def clear_stale_locks(workdir: str | Path) -> str | None:
     """Remove Snakemake's locks when no Snakemake process works in `workdir`; return a note."""
+    dead = [r for r in _records(Path(workdir)) if not record_alive(r)]
+    for record in dead:
+        record_path(workdir, record["pid"]).unlink(missing_ok=True)
     locks = sorted((Path(workdir) / LOCKS).glob("*.lock"))
     if not locks:
         return None
     live = holders(workdir)
     if live is None or live:
         return None  # a live run holds them (Snakemake explains on conflict), or we cannot tell
-    dead = [r for r in _records(Path(workdir)) if not _alive(r.get("pid"))]
     for lock in locks:
         lock.unlink(missing_ok=True)
-    for record in dead:
-        record_path(workdir, record["pid"]).unlink(missing_ok=True)
     left_by = "a run that is no longer running"
     if dead:
         last = max(dead, key=lambda r: r.get("started") or 0)
@@ -284,7 +292,17 @@ def _is_snakemake(argv: list[bytes]) -> bool:
     return "-m" in words and words[words.index("-m") + 1 : words.index("-m") + 2] == ["snakemake"]
 
 
-def _alive(pid) -> bool:
+def record_alive(record: dict) -> bool:
+    """Whether the `sauti run` of a record still runs (same pid and the same start time)."""
+    pid = record.get("pid")
+    if not alive(pid):
+        return False
+    if Path("/proc/self/stat").exists() and record.get("started"):
+        return abs(process_start(pid) - float(record["started"])) < 5  # not a reused pid
+    return True
+
+
+def alive(pid) -> bool:
     if not isinstance(pid, int):
         return False
     try:

@@ -90,6 +90,8 @@ class TerminalView:
     def close(self) -> None:
         if self.live is not None and self.live.is_started:
             self.live.stop()
+        if self._stopping():
+            return
         log = self.snakemake_log or _newest_snakemake_log()
         where = f"; Snakemake's own log: {log}" if log else ""
         if self.failed:
@@ -133,7 +135,7 @@ class TerminalView:
 
     def _report_failure(self, rule: str, logs: list[str], outputs) -> None:
         """Two lines: sauti's one-line error (or the log's last line), and where it happened."""
-        if (runs.read_record(self.record_path) or {}).get("stopping"):
+        if self._stopping():
             return  # `sauti run` was stopped: these jobs were ended, not broken (it says so)
         self.failed.append(rule)
         reason = _error_from_logs(logs)
@@ -145,9 +147,11 @@ class TerminalView:
     def _message(self, record: logging.LogRecord) -> None:
         text = record.getMessage() if record.msg is not None else ""
         if text.startswith("Complete log(s):"):
-            self.snakemake_log = text.split(":", 1)[1].strip()
+            self.snakemake_log = _relative(text.split(":", 1)[1].strip())
             return
         if record.levelno >= logging.ERROR:
+            if self._stopping():
+                return  # `sauti run` was stopped and says so itself
             if "LockException" in text or "cannot be locked" in text:
                 self._print(runs.lock_message(os.getcwd()), "bold red")
                 self.stopped_by = "lock"
@@ -162,13 +166,20 @@ class TerminalView:
         elif text.startswith(_KEEP_INFO):
             self._print(text.strip(), None)
 
+    def _stopping(self) -> bool:
+        """Whether `sauti run` is ending this run on a signal (its record says so)."""
+        record = runs.read_record(self.record_path)
+        return bool(record and (record.get("stopping") or not runs.record_alive(record)))
+
     # ------------------------------------------------------------------ text out
 
     def _label(self, rule: str, paths: list[str], record) -> str:
         """'features_shard shard 1 (exp_a, exp_b)': the rule, its wildcards other than the stage
         key, and the experiments its stage folder serves (else the key)."""
         wildcards = dict(getattr(record, "wildcards", None) or {})
-        words = [rule] + [f"{k} {v}" for k, v in wildcards.items() if k != "key"]
+        words = [rule] + [
+            str(v) if k == "name" else f"{k} {v}" for k, v in wildcards.items() if k != "key"
+        ]
         for path in paths:
             names = runs.experiments_of(self.record, path)
             if names:
@@ -233,7 +244,13 @@ def _short(text: str, limit: int = 3) -> str:
 def _newest_snakemake_log() -> str | None:
     """The log file Snakemake writes for this run (the newest in the working directory's)."""
     logs = sorted(Path(".snakemake", "log").glob("*.snakemake.log"), key=os.path.getmtime)
-    return os.path.relpath(logs[-1]) if logs else None
+    return _relative(str(logs[-1])) if logs else None
+
+
+def _relative(path: str) -> str:
+    """A path inside the working directory as a relative one (shorter on the terminal)."""
+    here = os.getcwd() + os.sep
+    return path[len(here) :] if path.startswith(here) else path
 
 
 def _read_status(logs: list[str]) -> str:
