@@ -14,9 +14,11 @@ import numpy as np
 import opensmile
 import pandas as pd
 import pytest
+import scipy.signal
 
+import sauti.audio
 from sauti.errors import SautiError
-from sauti.features import KINDS, extract
+from sauti.features import KINDS, extract, praat_features
 from sauti.plan import THREADED_KINDS
 
 OS_DEFAULT = {"set": "eGeMAPSv02", "level": "functionals"}
@@ -104,6 +106,158 @@ def test_praat_gives_zero_not_crash_for_very_short_audio(few):
     assert features["praat_duration_s"].iloc[0] == pytest.approx(0.03, abs=1e-3)
     assert features["praat_f0_mean_hz"].iloc[0] == 0.0
     assert features["praat_jitter_local"].iloc[0] == 0.0
+
+
+# ---- praat: Nkululeko's set, checked against Praat's definitions on signals with known answers
+
+
+def pulse_train(periods, amplitudes, rate=16000) -> np.ndarray:
+    """Glottal-like excitation: one impulse per period (periods in samples, so exact)."""
+    signal = np.zeros(int(sum(periods)) + rate // 10)
+    onsets = np.concatenate([[0], np.cumsum(periods)[:-1]]).astype(int)
+    signal[onsets] = amplitudes
+    return signal
+
+
+def neutral_vowel(signal: np.ndarray, rate=16000) -> np.ndarray:
+    """`signal` through the resonances of a uniform 17.5 cm tube: (2i - 1) * 35000 / 70 Hz =
+    500, 1500, 2500, 3500, 4500 Hz (second-order resonators, bandwidths 60-200 Hz)."""
+    for frequency, bandwidth in zip(
+        (500, 1500, 2500, 3500, 4500), (60, 90, 120, 150, 200), strict=True
+    ):
+        r = np.exp(-np.pi * bandwidth / rate)
+        theta = 2 * np.pi * frequency / rate
+        signal = scipy.signal.lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], signal)
+    return 0.5 * signal / np.abs(signal).max()
+
+
+def test_praat_has_a_column_for_every_nkululeko_praat_column(few):
+    assert len(praat_features.NKULULEKO_NAMES) == 45  # Nkululeko 1.14.1's praat set
+    ours = list(praat_features.NKULULEKO_NAMES.values())
+    assert len(set(ours)) == 45 and set(ours) <= set(praat_features.NAMES)
+    features = extract("praat", few.head(2), {}, progress=False)
+    assert list(features.columns) == [f"praat_{name}" for name in praat_features.NAMES]
+
+
+def test_praat_jitter_equals_its_definition_on_alternating_periods():
+    """Periods alternating 124/132 samples (7.75/8.25 ms): local = mean |T_i - T_i-1| / mean T
+    = 8/128, rap = |T_i - mean of 3| / mean T = (2/3)(8/128), ppq5 = (2/5)(8/128), ddp = 3 rap,
+    local absolute = 8 samples = 0.5 ms. Equal amplitudes: shimmer 0."""
+    values = praat_features.praat_features(0.5 * pulse_train([124, 132] * 60, 1.0))
+    assert values["jitter_local"] == pytest.approx(8 / 128, rel=1e-3)
+    assert values["jitter_local_abs_s"] == pytest.approx(8 / 16000, rel=1e-3)
+    assert values["jitter_rap"] == pytest.approx(2 / 3 * 8 / 128, rel=1e-3)
+    assert values["jitter_ppq5"] == pytest.approx(2 / 5 * 8 / 128, rel=1e-3)
+    assert values["jitter_ddp"] == pytest.approx(3 * values["jitter_rap"], rel=1e-6)
+    assert values["shimmer_local"] < 1e-6
+    relative = [values[f"jitter_{n}"] for n in ("local", "rap", "ppq5")]
+    assert values["jitter_summary"] == pytest.approx(np.exp(np.mean(np.log(relative))))
+
+
+def test_praat_shimmer_equals_its_definition_on_alternating_amplitudes():
+    """Peaks alternating 1.0/0.8: local = 0.2 / 0.9, local_dB = 20 log10(1/0.8), apq3 = |A_i -
+    mean of 3| / mean A = (0.4/3) / 0.9, apq5 = (0.4/5) / 0.9, dda = 3 apq3; exact periods:
+    jitter 0."""
+    values = praat_features.praat_features(0.5 * pulse_train([128] * 120, [1.0, 0.8] * 60))
+    assert values["shimmer_local"] == pytest.approx(0.2 / 0.9, rel=1e-3)
+    assert values["shimmer_local_db"] == pytest.approx(20 * np.log10(1 / 0.8), rel=1e-3)
+    assert values["shimmer_apq3"] == pytest.approx(0.4 / 3 / 0.9, rel=1e-3)
+    assert values["shimmer_apq5"] == pytest.approx(0.4 / 5 / 0.9, rel=1e-3)
+    assert values["shimmer_dda"] == pytest.approx(3 * values["shimmer_apq3"], rel=1e-6)
+    assert values["jitter_local"] < 1e-6
+
+
+def test_praat_formants_and_vocal_tract_of_a_neutral_tube_vowel():
+    """A perfectly periodic 125 Hz vowel with the formants of a 17.5 cm tube: F0 125 Hz, jitter
+    and shimmer about 0, F1-F4 near 500/1500/2500/3500 Hz, both vocal-tract lengths near 17.5 cm,
+    formant spacing and dispersion near 1000 Hz, formant position near 0."""
+    values = praat_features.praat_features(neutral_vowel(pulse_train([128] * 125, 1.0)))
+    assert values["f0_median_hz"] == pytest.approx(125, abs=0.5)
+    assert values["jitter_local"] < 1e-4 and values["shimmer_local"] < 1e-3
+    assert values["hnr_mean_db"] > 30
+    for number, expected in zip((1, 2, 3, 4), (500, 1500, 2500, 3500), strict=True):
+        assert values[f"f{number}_median_hz"] == pytest.approx(expected, rel=0.08), number
+        assert values[f"f{number}_mean_hz"] == pytest.approx(expected, rel=0.08), number
+    assert values["vtl_fitch_cm"] == pytest.approx(17.5, abs=1.0)
+    assert values["vtl_spacing_cm"] == pytest.approx(17.5, abs=1.0)
+    assert values["formant_spacing_hz"] == pytest.approx(1000, rel=0.05)
+    assert values["formant_dispersion_hz"] == pytest.approx(1000, rel=0.06)
+    assert abs(values["formant_position"]) < 0.05
+
+
+def test_vocal_tract_formulas_on_exact_formants():
+    tube = praat_features._vocal_tract(list(praat_features.NEUTRAL_FORMANTS))
+    assert tube["vtl_fitch_cm"] == pytest.approx(17.5)
+    assert tube["vtl_spacing_cm"] == pytest.approx(17.5)
+    assert tube["formant_spacing_hz"] == pytest.approx(1000)
+    assert tube["formant_dispersion_hz"] == pytest.approx(1000)
+    assert tube["formant_mean_hz"] == pytest.approx(2000)
+    assert tube["formant_geomean_hz"] == pytest.approx((500 * 1500 * 2500 * 3500) ** 0.25)
+    assert tube["formant_position"] == pytest.approx(0.0)
+    shorter = praat_features._vocal_tract([1.25 * f for f in praat_features.NEUTRAL_FORMANTS])
+    assert shorter["vtl_fitch_cm"] == pytest.approx(14.0)  # formants scale as 1 / length
+    assert shorter["formant_position"] == pytest.approx(0.25)
+    assert praat_features._vocal_tract([500.0, np.nan, 2500.0, 3500.0]) == {}
+
+
+def test_praat_counts_syllables_and_pauses_of_a_syllable_train():
+    """Six 0.2 s vowels separated by silences of 0.4-0.7 s: six syllable nuclei, five pauses
+    (all longer than the 0.3 s minimum) whose mean is near 0.53 s."""
+    rate = 16000
+    gaps = [0.4, 0.5, 0.6, 0.7, 0.45]
+    vowel = neutral_vowel(pulse_train([128] * 25, 1.0)[: int(0.2 * rate)])
+    vowel *= np.hanning(len(vowel)) ** 0.5
+    parts = [np.zeros(int(0.3 * rate))]
+    for gap in gaps:
+        parts += [vowel, np.zeros(int(gap * rate))]
+    parts += [vowel, np.zeros(int(0.3 * rate))]
+    signal = np.concatenate(parts) + np.random.default_rng(0).normal(0, 1e-4, sum(map(len, parts)))
+    values = praat_features.praat_features(signal)
+    duration = len(signal) / rate
+    assert values["syllable_count"] == 6
+    assert values["pause_count"] == 5
+    assert values["speech_rate_per_s"] == pytest.approx(6 / duration)
+    assert values["pause_mean_s"] == pytest.approx(np.mean(gaps), abs=0.1)
+    assert 1.2 <= values["phonation_time_s"] < duration - 0.3 * len(gaps)
+    assert values["articulation_rate_per_s"] == pytest.approx(6 / values["phonation_time_s"])
+    assert values["pause_ratio"] == pytest.approx(
+        (duration - values["phonation_time_s"]) / values["phonation_time_s"]
+    )
+    assert 0 < values["pause_lognorm_sigma"] < 0.5 and 0 <= values["pause_lognorm_ks_p"] <= 1
+
+
+def test_praat_on_real_speech_voiced_clips_have_plausible_values(small_samples):
+    """Real and espeak speech: every voice measure defined (no NaN) for voiced clips, values in
+    the ranges of adult speech, and the men's vocal tracts longer than the women's."""
+    clips = small_samples[["file", "start", "end"]].itertuples(index=False)
+    table = pd.DataFrame([praat_features.praat_features(sauti.audio.read(*clip)) for clip in clips])
+    voiced = table[table["voiced_fraction"] > 0.2]
+    assert len(voiced) >= 0.8 * len(table)
+    voice_columns = [
+        n for n in praat_features.NAMES if n.startswith(("f0_", "jitter_", "f1", "f2", "f3", "f4", "vtl_", "formant_"))
+    ] + ["shimmer_local", "shimmer_apq3", "hnr_mean_db", "syllable_count", "speech_rate_per_s"]  # fmt: skip
+    assert not voiced[voice_columns].isna().any().any()
+    assert voiced["f1_median_hz"].between(200, 1300).all()
+    assert voiced["f4_median_hz"].between(2500, 5000).all()
+    assert voiced["vtl_fitch_cm"].between(11, 26).all()
+    assert voiced["jitter_local"].between(0, 0.1).all()
+    # every clip is a spoken word; one of 0.13 s has a single intensity frame and no peak
+    assert (voiced["syllable_count"] >= 1).mean() > 0.9
+    vtl = voiced["vtl_spacing_cm"].groupby(small_samples["gender"]).mean()
+    assert vtl["male"] > vtl["female"], vtl
+
+
+@pytest.mark.filterwarnings("ignore:The loudest and softest part")  # Praat, about the noise
+def test_praat_silence_and_noise_have_no_voice_measures(few):
+    """Policy: digital silence has only its duration; white noise has loudness and duration
+    but no pitch, perturbation, formant or syllable values (NaN here, 0.0 in the table)."""
+    silent = praat_features.praat_features(np.zeros(16000, dtype=np.float32))
+    assert silent["duration_s"] == 1.0
+    assert all(np.isnan(v) for k, v in silent.items() if k != "duration_s")
+    noise = praat_features.praat_features(np.random.default_rng(0).normal(0, 0.1, 16000))
+    for name in ("f0_mean_hz", "jitter_local", "shimmer_local", "f1_median_hz", "vtl_fitch_cm"):
+        assert np.isnan(noise[name]), name
+    assert noise["syllable_count"] == 0 and np.isfinite(noise["intensity_mean_db"])
 
 
 @pytest.mark.parametrize("kind", AUDIO_KINDS)

@@ -61,6 +61,9 @@ FEATURE_OPTIONS = {
 #: one features job runs them in `threads` threads, with results equal to one thread (tested).
 #: praat is not among them: parselmouth gives different values when called from two threads.
 THREADED_KINDS = ("os", "mfcc")
+#: A feature type's own code version, in its options: bumping it re-keys that type's caches only
+#: (STAGE_VERSIONS["features"] would re-key every type, e.g. hours of embeddings).
+FEATURE_VERSIONS = {"praat": 2}  # 2: Nkululeko's praat set, 51 measures (was 18)
 
 #: FEATS keys that change where and how fast a type is extracted, not its values: kept out of
 #: the features key (a GPU run reuses CPU results) and given to the shard jobs by the registry.
@@ -153,6 +156,8 @@ class ExperimentPlan:
 def _feature_options(kind: str, feats: dict) -> dict:
     """The FEATS keys that change what feature type `kind` extracts (paths made absolute)."""
     options = {k: feats[k] for k in FEATURE_OPTIONS[kind]}
+    if kind in FEATURE_VERSIONS:
+        options["version"] = FEATURE_VERSIONS[kind]
     if kind == "import" and options.get("import_file"):
         options["import_file"] = os.path.abspath(options["import_file"])
     model = options.get(f"{kind}.model")
