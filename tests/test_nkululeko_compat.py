@@ -392,6 +392,7 @@ SECTIONS = {
 #: What each translated key becomes in `sauti convert`'s YAML: (section, key) -> {path: value}.
 TRANSLATED = {
     ("EXP", "name"): {"EXP.name": "my_exp", "EXP.root": "results/results"},
+    ("EXP", "root"): {"EXP.root": "results/results"},  # ./results/ + the name's results/
     ("EXP", "databases"): {"MULTIDB.databases": ["demo"]},
     ("EXP", "balancing"): {"FEATS.balancing": "smote"},
     ("DATA", "limit_samples_per_speaker"): {"DATA.samples_per_speaker": 20},
@@ -400,6 +401,7 @@ TRANSLATED = {
     ("DATA", "sample_selection"): {"EXP.sample_selection": "all"},
     ("DATA", "filter"): {"DATA.demo.filter": [["language", "en"]]},
     ("DATA", "balance"): {"DATA.demo.balance": ["gender", "language"]},
+    ("DATABASE", "absolute_path"): {"DATA.demo.absolute_path": False},
     ("DATABASE", "split_strategy"): {"DATA.demo.split_strategy": ["allison", "kal"]},
     ("DATABASE", "test"): {"DATA.demo.split_strategy": ["allison", "kal"]},
     ("DATABASE", "tests_size"): {"DATA.demo.test_size": 25},
@@ -740,3 +742,101 @@ def test_filter_forms_keep_the_right_rows(written, tmp_path, demo_dir, demo_tabl
 
 def test_demo_table_has_both_genders(demo_table):
     assert {"female", "male"} <= set(pd.unique(demo_table["gender"]))
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def test_relative_audio_path_is_read_from_the_csv_folder_with_absolute_path_false(
+    tmp_path, demo_dir, capsys
+):
+    """Nkululeko: <CSV folder>/<audio_path>/<file> when absolute_path = False."""
+    folder = tmp_path / "db"
+    (folder / "audio").mkdir(parents=True)
+    table = pd.read_csv(demo_dir / "demo.csv").head(4)
+    for file in table["file"]:
+        (folder / "audio" / Path(file).name).write_bytes((demo_dir / file).read_bytes())
+    table.assign(file=[Path(f).name for f in table["file"]]).to_csv(folder / "db.csv", index=False)
+    body = (
+        "[EXP]\nname = nk\n[DATA]\ndatabases = ['db']\ndb = db/db.csv\n"
+        "db.absolute_path = False\ndb.audio_path = audio\n"
+    )
+    (tmp_path / "exp.ini").write_text(body)
+    import os
+
+    os.chdir(tmp_path)  # Nkululeko resolves database paths against the working directory
+    cfg, _ = convert(Path("exp.ini"), capsys)
+    assert cfg["DATA"]["db"]["audio_path"] == "db/audio"
+    from sauti.data import read_database
+
+    read = read_database("db", resolve(read_file("exp.ini"), "exp.ini")["DATA"]["db"])
+    assert all(Path(f).is_file() for f in read["file"])
+    assert {Path(f).parent for f in read["file"]} == {(folder / "audio").resolve()}
+
+
+# --------------------------------------------------------------------------- audformat
+
+
+@pytest.fixture(scope="session")
+def emodb_like(demo_dir, tmp_path_factory) -> Path:
+    """The demo corpus in emodb's structure (resources/demo/build_audformat_db.py)."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "resources/demo/build_audformat_db.py"
+    spec = importlib.util.spec_from_file_location("build_audformat_db", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build(demo_dir, tmp_path_factory.mktemp("audformat") / "demo_audformat")
+
+
+def test_audformat_columns_come_through_the_schemes(emodb_like):
+    from sauti.data import read_database
+
+    table = read_database("emodb", {"path": str(emodb_like), "files_tables": ["files"]})
+    # the files table has speaker and transcription; gender and age come from the speaker scheme
+    assert {"speaker", "transcription", "gender", "age"} <= set(table.columns)
+    first = table[table["speaker"] == "espeak_en-us_f1"]
+    assert set(first["gender"]) == {"female"} and first["age"].nunique() == 1
+    assert set(table.loc[table["speaker"] == "espeak_en-us_m1", "gender"]) == {"male"}
+    assert "split" not in table.columns  # no split table is read
+
+
+def test_audformat_train_and_test_tables_are_the_split(emodb_like):
+    from sauti.data import read_database
+
+    spec = {
+        "path": str(emodb_like),
+        "train_tables": ["emotion.categories.train.gold_standard"],
+        "test_tables": ["emotion.categories.test.gold_standard"],
+    }
+    table = read_database("emodb", spec)
+    test = table[table["split"] == "test"]
+    assert set(test["speaker"]) == {
+        "espeak_en-us_f2",
+        "espeak_en-us_linda",
+        "espeak_en-us_m3",
+        "espeak_en-us_david",
+    }
+    assert len(table) == 200 and table["split"].notna().all()
+    assert set(table["emotion"]) == {"calm", "excited"}  # the target from the split tables
+    assert {"gender", "age"} <= set(table.columns)  # the split tables' rows keep the scheme fields
+    # no tables named: every table, the split from each table's split_id
+    everything = read_database("emodb", {"path": str(emodb_like)})
+    by_file = everything.set_index("file")["split"].sort_index()
+    assert by_file.equals(table.set_index("file")["split"].sort_index())
+
+
+def test_audformat_unknown_table_is_one_line(emodb_like):
+    from sauti.data import read_database
+    from sauti.errors import SautiError
+
+    with pytest.raises(SautiError, match=r"no table 'emotion\.train' in .* \(tables: emotion, "):
+        read_database("emodb", {"path": str(emodb_like), "train_tables": ["emotion.train"]})
+
+
+def test_split_strategy_database_uses_the_targets_tables(tmp_path, demo_dir, capsys):
+    path = ini(tmp_path, demo_dir, "demo.split_strategy = database\n")
+    cfg, _ = convert(path, capsys)
+    spec = cfg["DATA"]["demo"]
+    assert spec["split_strategy"] == "specified"
+    assert (spec["train_tables"], spec["test_tables"]) == (["gender.train"], ["gender.test"])

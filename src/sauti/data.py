@@ -93,6 +93,12 @@ def _read_csv(name: str, path: Path, spec: dict) -> pd.DataFrame:
 
 
 def _read_audformat(name: str, path: Path, spec: dict) -> pd.DataFrame:
+    """An audformat database as Nkululeko reads it: the tables it names (files_tables,
+    target_tables and the train/dev/test tables; every table when none is named), their
+    columns plus the fields of their schemes (a `speaker` column whose scheme maps speakers to
+    gender and age brings `gender` and `age`), one row per file or segment. `split` comes from
+    the train/dev/test tables (split_strategy specified), else from each table's split_id
+    (or, failing that, its name)."""
     import audformat
 
     try:
@@ -101,28 +107,28 @@ def _read_audformat(name: str, path: Path, spec: dict) -> pd.DataFrame:
         raise SautiError(
             f"DATA.{name}: cannot load audformat database {path} ({str(exc).splitlines()[0]})"
         ) from exc
-    wanted = set(spec.get("files_tables") or []) | set(spec.get("target_tables") or [])
-    names = [t for t in db.tables if not wanted or t in wanted]
-    if not names:
+    split_tables = {s: list(spec.get(f"{s}_tables") or []) for s in SPLITS}
+    named = [*(spec.get("files_tables") or []), *(spec.get("target_tables") or [])]
+    named += [t for s in SPLITS for t in split_tables[s]]
+    missing = [t for t in named if t not in db.tables]
+    if missing:
         raise SautiError(
-            f"DATA.{name}: none of the tables {sorted(wanted)} exist in {path} (tables: {list(db.tables)})"
+            f"DATA.{name}: no table {', '.join(map(repr, missing))} in {path} (tables: {', '.join(db.tables)})"
         )
+    names = list(dict.fromkeys(named)) or list(db.tables)
     segmented, filewise = [], []
     for table_name in names:
-        df = db[table_name].get()
-        split = next((s for s in SPLITS if s in table_name.lower()), None)
+        df = _read_table(db, table_name)
+        split = _table_split(db, table_name, split_tables)
         if split:
             df = df.assign(split=split)
-        if isinstance(df.index, pd.MultiIndex):
-            df = df.reset_index()
-            df["start"] = df["start"].dt.total_seconds()
-            df["end"] = df["end"].dt.total_seconds()
+        if "start" in df.columns:
             segmented.append(df)
         else:
-            filewise.append(df.reset_index())
-    files = _combine(filewise, on=["file"])
+            filewise.append(df)
+    files = _coalesce(filewise, on=["file"])
     if segmented:
-        table = _combine(segmented, on=ID)
+        table = _coalesce(segmented, on=ID)
         if files is not None:
             table = table.merge(
                 files.drop(columns=[c for c in files if c in table and c != "file"]),
@@ -131,22 +137,73 @@ def _read_audformat(name: str, path: Path, spec: dict) -> pd.DataFrame:
             )
     else:
         table = files.assign(start=0.0, end=np.nan)
+    if named:  # as Nkululeko's db.get: speaker, gender, age ... from the other file tables too
+        others = [_read_table(db, t) for t in db.tables if t not in names and _is_info(db, t)]
+        more = _coalesce(others, on=["file"])
+        if more is not None:
+            table = table.merge(
+                more.drop(columns=[c for c in more if c in table and c != "file"]),
+                on="file",
+                how="left",
+            )
     root = Path(db.root or path)
     table["file"] = [_absolute(f, root) for f in table["file"]]
     return _id_first(table)
 
 
-def _combine(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame | None:
+def _read_table(db, table_name: str) -> pd.DataFrame:
+    """One table with its scheme fields, index as columns, times in seconds."""
+    df = db[table_name].get(map=_scheme_fields(db, table_name)).reset_index()
+    return df.apply(lambda c: c.dt.total_seconds() if pd.api.types.is_timedelta64_dtype(c) else c)
+
+
+def _is_info(db, table_name: str) -> bool:
+    """A filewise table that is no split (emodb's files and emotion tables)."""
+    import audformat
+
+    filewise = db[table_name].type == audformat.define.IndexType.FILEWISE
+    return filewise and not _table_split(db, table_name, {})
+
+
+def _scheme_fields(db, table_name: str) -> dict:
+    """`map` for audformat's Table.get: each column whose scheme labels carry fields (a dict per
+    label, or a misc table) keeps its value and gains the fields it does not have already."""
+    table = db[table_name]
+    out = {}
+    for column_id, column in table.columns.items():
+        scheme = db.schemes.get(column.scheme_id) if column.scheme_id else None
+        if scheme is None or scheme.labels is None:
+            continue
+        if scheme.uses_table:
+            fields = list(db[scheme.labels].columns)
+        elif isinstance(scheme.labels, dict) and all(
+            isinstance(v, dict) for v in scheme.labels.values()
+        ):
+            fields = list(dict.fromkeys(k for v in scheme.labels.values() for k in v))
+        else:
+            continue
+        fields = [f for f in fields if f not in table.columns]
+        if fields:
+            out[column_id] = [column_id, *fields]
+    return out
+
+
+def _table_split(db, table_name: str, split_tables: dict) -> str | None:
+    if any(split_tables.values()):
+        return next((s for s in SPLITS if table_name in split_tables[s]), None)
+    split_id = db[table_name].split_id
+    if split_id and db.splits[split_id].type in SPLITS:
+        return db.splits[split_id].type
+    return next((s for s in SPLITS if s in table_name.lower()), None)
+
+
+def _coalesce(frames: list[pd.DataFrame], on: list[str]) -> pd.DataFrame | None:
+    """One row per `on` key from several tables: a column several tables hold (the target in
+    both the emotion table and the train/test tables) takes the first value that is not NaN."""
     if not frames:
         return None
-    table = frames[0]
-    for frame in frames[1:]:
-        shared = [c for c in frame.columns if c in table.columns and c not in on]
-        if "split" in shared:  # rows of train/test tables are disjoint: stack them
-            table = pd.concat([table, frame], ignore_index=True)
-        else:
-            table = table.merge(frame.drop(columns=shared), on=on, how="outer")
-    return table
+    stacked = pd.concat(frames, ignore_index=True)
+    return stacked.groupby(on, sort=False, dropna=False).first().reset_index()
 
 
 def _absolute(file: str, base: Path) -> str:
@@ -345,13 +402,18 @@ def select_and_split(
 def _filter_rows(
     name: str, table: pd.DataFrame, filters: list, drops: DropLog | None = None
 ) -> pd.DataFrame:
-    for entry in filters:
-        column, values = entry[0], [str(v) for v in entry[1:]]
+    from .nkululeko import filters as filter_list  # Nkululeko's forms: [[col, [v, ...]]], {col: v}
+
+    def bad(why: str):
+        raise SautiError(f"DATA.{name}.filter {filters!r}: {why} is not supported")
+
+    for entry in filter_list(filters, bad):
+        column, values = entry[0], [_label_text(v) for v in entry[1:]]
         if column not in table.columns:
             raise SautiError(
                 f"DATA.{name}.filter: no column '{column}' (columns: {', '.join(table.columns)})"
             )
-        keep = table[column].astype(str).isin(values)
+        keep = table[column].map(_label_text).isin(values)
         if drops is not None:  # asked for: counted as a selection, not as a drop
             drops.record_rows(
                 table.assign(db=name), ~keep, f"DATA.{name}.filter {column} in {values}", "selected"

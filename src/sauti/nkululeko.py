@@ -15,6 +15,7 @@ name (see sauti.nk_commands).
 from __future__ import annotations
 
 import copy
+import os
 import re
 import sys
 from functools import lru_cache
@@ -269,9 +270,14 @@ def exp_name(t, label, target, value):
         parts = [p for p in value.strip("/").split("/") if p not in ("", ".")]
         exp = t.cfg["EXP"]
         root = str(exp.get("root") or _default("EXP", "root"))
-        exp["root"] = str(Path(root, *parts[:-1]))
+        exp["root"] = os.path.normpath(Path(root, *parts[:-1]))
         value = parts[-1]
     t.set(target, value)
+
+
+def folder(t, label, target, value):
+    """./results/ -> results: the same folder, written as Snakemake wants its paths."""
+    t.set(target, os.path.normpath(value) if isinstance(value, str) and value else value)
 
 
 def zero_is_none(t, label, target, value):
@@ -367,6 +373,18 @@ def stated_test_speakers(t, label, target, value):
             value,
             f"used only with split_strategy speakers_stated, not {spec.get('split_strategy')}",
         )
+
+
+def absolute_path(t, label, target, value):
+    """absolute_path = False: Nkululeko reads relative files as <CSV folder>/<audio_path>/<file>;
+    sauti reads audio_path relative to the working directory, so that folder becomes audio_path
+    (and absolute_path True, which makes a second translation change nothing)."""
+    spec = t.cfg["DATA"][target.split(".")[1]]
+    audio = spec.get("audio_path")
+    if value is False and audio and not Path(str(audio)).is_absolute() and spec.get("path"):
+        spec["audio_path"] = str(Path(str(spec["path"])).parent / str(audio))
+        value = True
+    t.set(target, value)
 
 
 def label_column(t, label, target, value):
@@ -609,6 +627,7 @@ VIA = {
     f.__name__: f
     for f in (
         exp_name,
+        folder,
         zero_is_none,
         filter_form,
         filter_all_databases,
@@ -616,6 +635,7 @@ VIA = {
         balance_all_databases,
         split_strategy,
         stated_test_speakers,
+        absolute_path,
         label_column,
         as_split,
         feature_types,

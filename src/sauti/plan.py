@@ -39,7 +39,17 @@ STAGE_VERSIONS = {
 }
 
 #: Per-database options that decide what audio a database holds (the samples stage).
-LOAD_OPTIONS = ("path", "type", "audio_path", "colnames", "files_tables", "target_tables")
+LOAD_OPTIONS = (
+    "path",
+    "type",
+    "audio_path",
+    "colnames",
+    "files_tables",
+    "target_tables",
+    "train_tables",
+    "dev_tables",
+    "test_tables",
+)
 #: Per-database options that decide the selection and split (the split stage).
 SPLIT_OPTIONS = ("split_strategy", "test_size", "dev_size", "mapping", "filter", "balance")
 #: FEATS keys that change what each feature type extracts.
