@@ -173,7 +173,7 @@ def base(demo_dir, **selftrain_keys) -> dict:
             lambda c: c["SELFTRAIN"].update(student={"type": "svr"}),
             "student type 'svr' does not fit",
         ),  # fmt: skip
-        (lambda c: c["SELFTRAIN"].update(keep=1.5), "[SELFTRAIN] keep: 1.5 is out of range"),
+        (lambda c: c["SELFTRAIN"].update(keep=1.5), "[SELFTRAIN] keep must be at most 1, not 1.5"),
         (
             lambda c: c["SELFTRAIN"].update(confidence="max"),
             "'max' is not one of auto, proba, bootstrap",

@@ -293,16 +293,19 @@ def _describe(err: jsonschema.ValidationError, path: list[str], cfg: dict) -> st
         )
     subject = f"{where}{key}" if key else where.strip()
     value = err.instance
+    about = _about(err)
     if err.validator == "enum":
         options = err.validator_value
         return (
             f"{subject}: {value!r} is not one of {', '.join(map(str, options))}"
-            f"{_suggest(str(value), [str(o) for o in options])}"
+            f"{_suggest(str(value), [str(o) for o in options])}{about}"
         )
     if err.validator == "type":
-        return f"{subject}: expected {_types(err.validator_value)}, got {value!r} ({type(value).__name__})"
-    if err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return f"{subject}: {value!r} is out of range ({err.validator} {err.validator_value})"
+        got = f"{value!r} ({type(value).__name__})"
+        return f"{subject} must be {_types(err.validator_value)}, not {got}{about}"
+    if err.validator in _LIMITS:
+        limit = err.validator_value
+        return f"{subject} must be {_LIMITS[err.validator]} {limit}, not {value!r}{about}"
     if err.validator == "oneOf":
         return f"{subject}: {value!r} is not allowed here ({_oneof_hint(err)})"
     if err.validator == "pattern":
@@ -310,6 +313,26 @@ def _describe(err: jsonschema.ValidationError, path: list[str], cfg: dict) -> st
     if err.validator == "minItems":
         return f"{subject}: needs at least {err.validator_value} entries"
     return f"{subject}: {err.message}"
+
+
+#: A failed bound in words: `test_size must be below 100`.
+_LIMITS = {
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "above",
+    "exclusiveMaximum": "below",
+}
+
+
+def _about(err: jsonschema.ValidationError) -> str:
+    """': <the key's description>' from the schema (the failing part or the key around it)."""
+    while err is not None:
+        text = err.schema.get("description") if isinstance(err.schema, dict) else None
+        if text:
+            text = text.strip().rstrip(".")
+            return f": {text[0].lower()}{text[1:]}" if text[:2] != text[:2].upper() else f": {text}"
+        err = err.parent
+    return ""
 
 
 def _oneof_hint(err) -> str:
