@@ -21,6 +21,7 @@ import pandas as pd
 from . import audio
 from .drops import DropLog
 from .errors import SautiError
+from .paths import corpus_build_command
 
 log = logging.getLogger("sauti.data")
 
@@ -58,7 +59,11 @@ def read_database(name: str, spec: dict) -> pd.DataFrame:
     if not path.exists():
         raise SautiError(
             f"DATA.{name}: {path} does not exist",
-            hint="check the path (relative to the working directory)",
+            hint=(  # a shipped example's corpus not built yet: the command that builds it
+                f"build it with: {corpus_build_command(path)}"
+                if corpus_build_command(path)
+                else "check the path (relative to the working directory)"
+            ),
         )
     table = (
         _read_audformat(name, path, spec) if kind == "audformat" else _read_csv(name, path, spec)
