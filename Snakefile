@@ -21,8 +21,10 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/optim.smk"
+include: "workflow/rules/resample.smk"
 include: "workflow/rules/test.smk"
 include: "workflow/rules/selftrain.smk"
+include: "workflow/rules/separate.smk"
 include: "workflow/rules/ssl.smk"
 
 
