@@ -163,6 +163,9 @@ def resolve(raw: dict, source: str = "config") -> dict:
     from .speaker_ssl import check_config as check_ssl
 
     check_ssl(cfg, source)  # SSL.device
+    from .separation import check_config as check_separate
+
+    check_separate(cfg, source)  # SEPARATE against DATA.databases and itself
     cfg["_source"] = source
     return cfg
 

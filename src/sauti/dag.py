@@ -14,6 +14,7 @@ from . import scaling
 from .compose import Composite, expand, expand_files
 from .config import ConfigError
 from .plan import THREADED_KINDS, ExperimentPlan, Stage, feature_run_options, plan_experiment
+from .separation import report_inputs as separation_report_inputs
 
 #: The files each keyed stage writes into its folder (first = the one downstream rules read).
 OUTPUTS = {
@@ -29,10 +30,12 @@ OUTPUTS = {
     "predict": "predicted.parquet",
     "vad": "speech.parquet",
     "selftrain": "round.json",
+    "separate_train": "round.json",
+    "separate": "separated.parquet",
 }
 #: Stages whose table is "the data" for the stages after it: the split table, the segments
 #: of it (SEGMENT) or either with est_<target> columns (PREDICT); all share the split's columns.
-DATA_STAGES = ("split", "segment", "predict")
+DATA_STAGES = ("split", "separate", "segment", "predict")
 
 
 @dataclass
@@ -264,6 +267,9 @@ class Registry:
                 if plan.selftrain
                 else {}
             ),
+            # SEPARATE: the rounds' SDR (rule separate_results), the separated table's manifest
+            # and the result without separation
+            **separation_report_inputs(self, plan),
             # SSL: the per-round EER table published by rule ssl_results
             **({"ssl": f"{self.root}/{plan.name}/ssl/ssl.json"} if plan.ssl else {}),
             # aug_train: the same experiment's result without augmentation, for the comparison
@@ -286,11 +292,15 @@ class Registry:
         plan = self.plan(w.name)
         keys = {
             s.stage
-            if s.stage not in ("samples", "features", "test", "vad", "selftrain", "ssl_round")
+            if s.stage
+            not in ("samples", "features", "test", "vad", "selftrain", "ssl_round", "separate_train")
             else f"{s.stage} {_label(s)}": s.key
             for s in plan.stages()
             if not (plan.augmentation and s in plan.augmentation.baseline())
+            and not (plan.separation and s in plan.separation.baseline)
         }
+        if plan.separation:
+            keys.update({f"{s.stage} (without separation)": s.key for s in plan.separation.baseline})
         if plan.augmentation:
             keys.update(
                 {f"{s.stage} (without augmentation)": s.key for s in plan.augmentation.baseline()}
@@ -309,12 +319,12 @@ def _where(stage: Stage) -> tuple[str, str]:
 def _label(stage: Stage) -> str:
     if stage.stage in ("samples", "test"):
         return stage.params["name"]
-    if stage.stage in ("selftrain", "ssl_round"):
+    if stage.stage in ("selftrain", "ssl_round", "separate_train"):
         return f"round {stage.params['round']}"
     if stage.stage == "vad":
         return stage.upstream[0].params["name"]
     source = stage.upstream[0]
-    what = {"augment": "augmented", "segment": "segmented"}.get(source.stage)
+    what = {"augment": "augmented", "segment": "segmented", "separate": "separated"}.get(source.stage)
     return f"{stage.params['type']} ({what or source.params['name']})"
 
 

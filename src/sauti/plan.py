@@ -36,6 +36,8 @@ STAGE_VERSIONS = {
     "ssl_pretrain": 1,
     "ssl_round": 1,
     "ssl_eval": 1,
+    "separate_train": 1,
+    "separate": 1,
 }
 
 #: Per-database options that decide what audio a database holds (the samples stage).
@@ -140,12 +142,15 @@ class ExperimentPlan:
     segment: Stage | None = None  # SEGMENT: segments of the split table (sauti.segment)
     predict: Stage | None = None  # PREDICT: est_<target> columns (sauti.predict)
     selftrain: object = None  # SELFTRAIN: pool samples/features/vad and rounds (sauti.selftrain)
+    separation: object = None  # SEPARATE: rounds, separated table, baseline (sauti.separation)
     ssl: object = None  # SSL: Stage I, the rounds and the evaluation (sauti.speaker_ssl)
 
     @property
     def data(self) -> Stage:
-        """The stage whose table later stages read as the data: the segments, else the split."""
-        return self.segment or self.split
+        """The stage whose table later stages read as the data: the segments, else the
+        separated voice tracks (SEPARATE.databases), else the split."""
+        separated = self.separation.separate if self.separation else None
+        return self.segment or separated or self.split
 
     def stages(self) -> list[Stage]:
         # a test stage's upstream: train, then the test database's samples and features stages
@@ -156,6 +161,8 @@ class ExperimentPlan:
             core += self.augmentation.stages()
         if self.selftrain:
             core += self.selftrain.stages()
+        if self.separation:
+            core += self.separation.stages()
         if self.ssl:
             core += self.ssl.stages()
         if self.explore:
@@ -239,15 +246,20 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
         tuple(samples.values()),
     )
     from .segment import plan_segment
+    from .separation import plan_baseline, plan_separate
 
-    segment = plan_segment(cfg, split)  # None unless SEGMENT.databases
+    separation = plan_separate(cfg, split)  # None unless SEPARATE.corpus or .pretrained
+    source, recordings = (separation and separation.separate) or split, features
+    if source is not split:  # features of the voice tracks replace the recordings'
+        features = [feature_stage(k, cfg, source) for k in feats["type"]]
+    segment = plan_segment(cfg, source)  # None unless SEGMENT.databases
     if segment:  # features of the segments replace the databases' features
         split_table, features = (
             segment,
             [feature_stage(k, cfg, segment) for k in feats["type"]],
         )
     else:
-        split_table = split
+        split_table = source
     train = make_stage(
         "train",
         {
@@ -279,6 +291,8 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
     from .testsets import plan_tests
 
     predict = plan_predict(cfg, split_table)  # None unless PREDICT.targets
+    if separation and separation.separate and not augmentation:  # the result without it
+        separation.baseline = plan_baseline(train, evaluate, split, recordings)
 
     return ExperimentPlan(
         exp["name"], exp["root"], cfg, samples, features, split, train, evaluate,
@@ -286,7 +300,7 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
         explore=plan_explore(cfg, predict or split_table, features),
         segment=segment, predict=predict,
         selftrain=plan_selftrain(cfg, split_table, features),
-        ssl=plan_ssl(cfg, samples),
+        ssl=plan_ssl(cfg, samples), separation=separation,
     )  # fmt: skip
 
 

@@ -312,6 +312,16 @@ def _publish_sections(inputs: dict, config: dict, exp_dir: Path) -> list[dict]:
         from .selftrain import report_section
 
         sections.append(report_section(inputs["selftrain"]))
+    if any(k in inputs for k in ("separation", "separate_manifest")):  # SEPARATE (sauti.separation)
+        from .separation import headline_comparison
+        from .separation import report_section as separation_section
+
+        compare = (
+            headline_comparison(inputs["metrics"], inputs["separate_without"])
+            if "separate_without" in inputs
+            else None
+        )
+        sections.append(separation_section(inputs.get("separation"), inputs.get("separate_manifest"), compare))  # fmt: skip
     if "ssl" in inputs:  # SSL: EER per round and the references (rule ssl_results)
         from .speaker_ssl import report_section as ssl_section
 
