@@ -40,7 +40,7 @@ def assign(names: list[str], rng: np.random.Generator) -> dict[str, str]:
         n_train = min(n_train, n - 2)
         n_unl = min(n_unl, n - n_train - 1)
     roles = ["train"] * n_train + ["unlabelled"] * n_unl + ["test"] * (n - n_train - n_unl)
-    return dict(zip(order, roles))
+    return dict(zip(order, roles, strict=True))
 
 
 def utterances(demo: Path, sentences: Path) -> pd.DataFrame:
