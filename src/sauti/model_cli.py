@@ -116,7 +116,10 @@ def load_for_demo(config: str | None, bundle_dir: str | None) -> tuple[dict, str
         )
     if bundle_dir:
         return load_bundle(bundle_dir), Path(bundle_dir).name
-    return load_bundle(experiment_bundle(config)), Path(config).stem
+    from .compose import expand_files
+
+    name = expand_files([config]).configs[0]["EXP"]["name"]  # the page shows EXP.name
+    return load_bundle(experiment_bundle(config)), name
 
 
 def show(table: pd.DataFrame, outfile: str | None) -> None:
