@@ -13,6 +13,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -840,3 +841,144 @@ def test_split_strategy_database_uses_the_targets_tables(tmp_path, demo_dir, cap
     spec = cfg["DATA"]["demo"]
     assert spec["split_strategy"] == "specified"
     assert (spec["train_tables"], spec["test_tables"]) == (["gender.train"], ["gender.test"])
+
+
+def test_emodb_hello_world_runs_through_snakemake(emodb_like, tmp_path):
+    """config/examples/demo_audformat.ini: Nkululeko's emodb hello world on the demo database
+    in emodb's structure, run by `sauti run`: the target from the label tables, the split from
+    the train/test tables, gender and age (speaker scheme) in EXPL.value_counts."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from sauti.fileio import read_table
+
+    example = Path(__file__).resolve().parents[1] / "config/examples/demo_audformat.ini"
+    shutil.copytree(emodb_like, tmp_path / "data/demo_audformat")
+    shutil.copy(example, tmp_path / "exp.ini")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "sauti"), "run", "exp.ini", "-j2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "[EXP] save = True: sauti always keeps results" in result.stderr
+    metrics = json.loads((tmp_path / "results/demo_audformat/metrics.json").read_text())
+    assert metrics["test"]["n"] == 40 and metrics["test"]["uar"] > 0.7
+    split = read_table(next((tmp_path / "results/cache/split").glob("*/split.parquet")))
+    test_speakers = set(split.loc[split["split"] == "test", "speaker"])
+    assert test_speakers == {
+        "espeak_en-us_f2",
+        "espeak_en-us_linda",
+        "espeak_en-us_m3",
+        "espeak_en-us_david",
+    }
+    explore = json.loads(
+        next((tmp_path / "results/cache/explore").glob("*/explore.json")).read_text()
+    )
+    captions = " ".join(i["caption"] for i in explore["images"])
+    assert "Distribution of age" in captions and "Distribution of gender" in captions
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["explore", "--config", "a.ini"], ["explore", "a.ini"]),
+        (["run", "--config", "a.ini", "b.yaml", "-j2"], ["run", "a.ini", "b.yaml", "-j2"]),
+        (["demo", "--config=a.ini", "--file", "x.wav"], ["demo", "a.ini", "--file", "x.wav"]),
+        (["run", "a.ini", "--config", "k=v"], ["run", "a.ini", "--config", "k=v"]),  # Snakemake's
+    ],
+)
+def test_config_flag_is_the_positional_form(argv, expected):
+    from sauti.nk_commands import config_flag
+
+    assert config_flag(argv) == expected
+
+
+@pytest.fixture(scope="module")
+def loud_corpus(demo_dir, tmp_path_factory) -> Path:
+    """16 demo clips of 4 speakers re-written as 44.1 kHz stereo copies (resample's input)."""
+    import librosa
+    import soundfile
+
+    folder = tmp_path_factory.mktemp("loud")
+    table = pd.read_csv(demo_dir / "demo.csv")
+    speakers = ["allison", "carlo", "espeak_en-us_f1", "espeak_en-us_m1"]
+    table = table[table["speaker"].isin(speakers)].groupby("speaker").head(4).copy()
+    for file in table["file"]:
+        signal, rate = soundfile.read(demo_dir / file, dtype="float32")
+        loud = librosa.resample(signal, orig_sr=rate, target_sr=44100)
+        soundfile.write(folder / Path(file).name, np.stack([loud, loud], axis=1), 44100)
+    table["file"] = [Path(f).name for f in table["file"]]
+    table.to_csv(folder / "loud.csv", index=False)
+    return folder
+
+
+def sauti(workdir: Path, *args: str) -> str:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return result.stdout + result.stderr
+
+
+def test_module_commands_build_only_their_outputs(loud_corpus, tmp_path, demo_dir):
+    """python -m sauti.explore --config builds the explore stage and what it needs, not the
+    model; python -m sauti.resample writes 16 kHz mono copies, the table and (replace) the
+    originals."""
+    import soundfile
+
+    (tmp_path / "exp.ini").write_text(
+        "[EXP]\nname = loud\n"
+        f"[DATA]\ndatabases = ['loud']\nloud = {loud_corpus / 'loud.csv'}\n"
+        "loud.split_strategy = speaker_split\nloud.test_size = 25\ntarget = gender\n"
+        "[FEATS]\ntype = ['mfcc']\n[EXPL]\nvalue_counts = [['gender']]\n"
+        "[RESAMPLE]\nreplace = True\ntarget = loud_16k.csv\n"
+    )
+    sauti(tmp_path, "sauti.explore", "--config", "exp.ini", "-j2")
+    cache = tmp_path / "results/cache"
+    assert list(cache.glob("explore/*/explore.json"))
+    assert not (cache / "train").exists() and not (tmp_path / "results/loud/report.html").exists()
+
+    original = soundfile.read(loud_corpus / "allison_digit0.wav", dtype="float32")[0][:, 0]
+    out = sauti(tmp_path, "sauti.resample", "--config", "exp.ini", "-j2")
+    assert "16 samples at 16 kHz mono" in out
+    table = pd.read_csv(tmp_path / "results/loud/loud_16k.csv")
+    assert len(table) == 16 and {"speaker", "gender", "split"} <= set(table.columns)
+    for file in table["file"]:  # replace = True: the originals are the 16 kHz versions now
+        assert Path(file).parent == loud_corpus.resolve()
+        info = soundfile.info(file)
+        assert (info.samplerate, info.channels) == (16000, 1)
+    resampled = soundfile.read(loud_corpus / "allison_digit0.wav", dtype="float32")[0]
+    reference = soundfile.read(demo_dir / "wav/allison_digit0.wav", dtype="float32")[0]
+    n = min(len(resampled), len(reference))
+    assert np.corrcoef(resampled[:n], reference[:n])[0, 1] > 0.99
+    assert len(original) > 2.5 * n  # it was 44.1 kHz
+
+
+def test_command_without_its_section_is_one_line(tmp_path, demo_dir):
+    path = ini(tmp_path, demo_dir, "")
+    assert cli.main(["segment", "--config", str(path)]) == 2
+
+
+def test_docs_page_is_generated_from_the_table():
+    page = Path(__file__).resolve().parents[1] / "docs/nkululeko.md"
+    assert page.read_text(encoding="utf-8") == nkululeko.render_doc(), (
+        "docs/nkululeko.md is stale: run `sauti nkululeko-doc > docs/nkululeko.md`"
+    )
+    for section in nkululeko.sections():
+        for key in nkululeko.table()[section]:
+            assert f"| `{key}` |" in page.read_text(encoding="utf-8"), (section, key)

@@ -550,3 +550,9 @@ def publish_comparison(inputs: dict, config: dict, metrics: dict, exp_dir: str |
     if config["AUGMENT"].get("result"):
         write_table(Path(exp_dir) / config["AUGMENT"]["result"], augmented)
     return {**metrics, "augmentation": entry}
+
+
+if __name__ == "__main__":  # python -m sauti.augment --config exp.ini, as Nkululeko's module
+    from sauti.nk_commands import module_main
+
+    module_main("augment")

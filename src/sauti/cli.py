@@ -6,6 +6,10 @@
     sauti schema-doc > config/README.md
     sauti demo | test | export ...   (using a trained model: see sauti.model_cli)
     sauti ensemble a.ini b.yaml --method max_class [--threshold 1.0] [--name NAME] [-j8 ...]
+    sauti explore | segment | predict | augment | resample | optim | ... exp.ini
+                                     (Nkululeko's module names: sauti.nk_commands)
+
+Every command also takes its experiment files as `--config exp.ini`, Nkululeko's form.
 
 `run` validates every file first (errors name the original file), writes the resolved configs
 as YAML into <root>/.configs/ and hands them to Snakemake in one invocation, so experiments that
@@ -19,7 +23,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from . import __version__, compose, drops, model_cli, runs, snakemake_cli
+from . import __version__, compose, drops, model_cli, nk_commands, runs, snakemake_cli
 from .config import ConfigError, read_file, resolve, to_yaml
 from .errors import SautiError
 from .paths import SNAKEFILE
@@ -37,10 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate experiment files and print their stage keys")
     check.add_argument("configs", nargs="+")
     sub.add_parser("schema-doc", help="print config/README.md generated from the schema")
+    sub.add_parser("nkululeko-doc", help="print docs/nkululeko.md generated from the key table")
     model_cli.add_commands(sub)
     compose.add_ensemble_command(sub)
+    nk_commands.add_commands(sub)  # Nkululeko's module names (explore, segment, ...)
+    argv = nk_commands.config_flag(sys.argv[1:] if argv is None else list(argv))
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("run", "test", "ensemble"):
+    if extra and args.command not in ("run", "test", "ensemble", *nk_commands.COMMANDS):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "run":
@@ -52,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
             return check_files(args.configs)
         if args.command == "ensemble":
             return compose.ensemble_command(args, extra)
+        if args.command in nk_commands.COMMANDS:
+            return nk_commands.run_command(args, extra)
+        if args.command == "nkululeko-doc":
+            from .nkululeko import render_doc
+
+            sys.stdout.write(render_doc())
+            return 0
         if args.command in model_cli.COMMANDS:
             return model_cli.run_command(args, extra)
         from .schema_doc import render

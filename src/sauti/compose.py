@@ -629,10 +629,17 @@ class Composite:
         self.optim_stages = {
             name: stage for name, plan in self.plans.items() if (stage := optim_stage_for(plan))
         }
+        from .resample import resample_stage_for  # built only when `sauti resample` asks
+
+        self.resample_stages = {n: resample_stage_for(p) for n, p in self.plans.items()}
         self.registry = None
 
     def stages(self) -> list[Stage]:
-        return [*self.ensemble_stages.values(), *self.optim_stages.values()]
+        return [
+            *self.ensemble_stages.values(),
+            *self.optim_stages.values(),
+            *self.resample_stages.values(),
+        ]
 
     def attach(self, registry) -> None:
         self.registry = registry
@@ -734,6 +741,11 @@ class Composite:
                 if u.stage == "features"
             ],
         }
+
+    # resample -------------------------------------------------------------------------
+    def resample_inputs(self, w) -> str:
+        data = self.registry.stage("resample", w.key).upstream[0]
+        return self.registry.path(data.stage, data.key)
 
     def optim_report_inputs(self, w) -> dict:
         key = self.optim_stages[w.name].key

@@ -507,3 +507,9 @@ def ensemble_report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     ]
     details.append(("ensemble cache key", params["key"]))
     render_page(f"{name}: ensemble", [intro], tables, copied, outputs["report"], details)
+
+
+if __name__ == "__main__":  # python -m sauti.ensemble --config exp.ini, as Nkululeko's module
+    from sauti.nk_commands import module_main
+
+    module_main("ensemble")

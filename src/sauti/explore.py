@@ -413,3 +413,9 @@ def run(
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
+
+
+if __name__ == "__main__":  # python -m sauti.explore --config exp.ini, as Nkululeko's module
+    from sauti.nk_commands import module_main
+
+    module_main("explore")

@@ -667,3 +667,143 @@ def check_table() -> None:
             spec = _normal(value)
             if "via" in spec and spec["via"] not in VIA:
                 raise SautiError(f"nkululeko_keys.yaml: {section}.{key}: no function {spec['via']}")
+
+
+# --------------------------------------------------------------------------- docs page
+
+DOC_HEADER = """# Coming from Nkululeko
+
+Generated from `src/sauti/nkululeko_keys.yaml` by `sauti nkululeko-doc > docs/nkululeko.md`; do
+not edit by hand (a test compares them).
+
+sauti runs Nkululeko's experiment files unchanged: `sauti run exp.ini` (or
+`sauti nkululeko --config exp.ini`, or `python -m sauti.nkululeko --config exp.ini`).
+`sauti convert exp.ini` prints the file in sauti's own spelling (YAML), so you can see what each
+key became. Every key of Nkululeko's INI reference is one of:
+
+- **honoured**: the same key with the same meaning;
+- **translated**: the same meaning under sauti's spelling (the table says which key);
+- **acknowledged**: sauti does it another way or not at all; one warning line names the key
+  and why, and the run goes on;
+- **not supported yet**: a key whose absence would change the results (a feature extractor or
+  model sauti lacks); the run stops with one line saying so. Written with its "off" value
+  (`False`, or the value given) it is only acknowledged.
+
+Keys are case-insensitive, as in Nkululeko (`c_val` is `C_val`); `False` for a key that takes a
+value means "not set". A typo still gets "did you mean".
+
+## Commands
+
+| Nkululeko | sauti | builds |
+|---|---|---|
+| `python -m nkululeko.nkululeko --config exp.ini` | `sauti nkululeko --config exp.ini` (= `sauti run exp.ini`) | the whole experiment |
+| `python -m nkululeko.explore` | `sauti explore --config exp.ini` | the explore stage only (and the data and features it reads) |
+| `python -m nkululeko.augment` | `sauti augment --config exp.ini` | the augmented audio only |
+| `python -m nkululeko.aug_train` | `sauti aug_train --config exp.ini` | the experiment with AUGMENT |
+| `python -m nkululeko.predict` | `sauti predict --config exp.ini` | the PREDICT columns only |
+| `python -m nkululeko.segment` | `sauti segment --config exp.ini` | the segments only |
+| `python -m nkululeko.resample` | `sauti resample --config exp.ini` | 16 kHz mono copies and their table (see RESAMPLE) |
+| `python -m nkululeko.test` | `sauti test --config exp.ini` | the trained model on DATA.tests |
+| `python -m nkululeko.demo` | `sauti demo --config exp.ini --file x.wav` | predictions for new audio |
+| `python -m nkululeko.ensemble` | `sauti ensemble --config a.ini b.ini --method ...` | the ensemble |
+| `python -m nkululeko.multidb` | `sauti multidb --config exp.ini` | the cross-database matrix |
+| `python -m nkululeko.flags` | `sauti flags --config exp.ini` | one experiment per FLAGS combination (a GRID) |
+| `python -m nkululeko.optim` | `sauti optim --config exp.ini` | the hyper-parameter search only |
+
+Each is also `python -m sauti.<module> --config exp.ini`. They are Snakemake targets of one DAG:
+what `sauti explore` built, a later `sauti nkululeko` finds cached. Snakemake options follow
+(`-j4`, `-n`).
+
+## Paths
+
+Database paths, `EXP.root` and `audio_path` are relative to the working directory, as in
+Nkululeko. A CSV's relative file names are resolved against `audio_path`, else the CSV's folder;
+with `absolute_path = False` and a relative `audio_path`, Nkululeko's
+`<CSV folder>/<audio_path>/<file>` is kept. `EXP.name = results/my_exp` names the experiment
+`my_exp` and puts it under `<root>/results/`, the folder Nkululeko writes to.
+
+## audformat databases
+
+As Nkululeko reads them: the tables named by `files_tables`, `target_tables` and
+`train_tables`/`dev_tables`/`test_tables` (every table when none is named), each column with
+the fields of its scheme (emodb's `speaker` column brings `gender` and `age` from the speaker
+scheme), and the columns of the database's other file tables. With `split_strategy =
+specified` the train/dev/test tables are the split; otherwise a table's `split_id` marks its
+split. `config/examples/demo_audformat.ini` is Nkululeko's emodb hello world on a database in
+emodb's structure (`resources/demo/build_audformat_db.py` builds it from the demo corpus).
+
+## RESAMPLE: when you need it
+
+sauti's readers resample every file to 16 kHz mono on load, so experiments never need
+`sauti resample`. Use it to share a database or to feed tools that expect 16 kHz files: it
+writes the experiment's audio (EXP.sample_selection) as 16 kHz mono wavs into a keyed stage,
+the table of them to `<root>/<name>/<RESAMPLE.target>` (a CSV database), and with
+`RESAMPLE.replace = True` writes the 16 kHz version over each original file.
+"""
+
+
+def render_doc() -> str:
+    """docs/nkululeko.md: the commands, then every section's keys from the table."""
+    out = [DOC_HEADER, "## Keys\n"]
+    for section in sections():
+        title = "DATA: per-database options (`<db>.<option>`)" if section == "DATABASE" else section
+        out.append(f"### [{title}]\n")
+        out.append("| key | sauti | note |\n|---|---|---|")
+        for key, value in table()[section].items():
+            spec = _normal(value)
+            out.append(f"| `{key}` | {_what(section, spec, key)} | {_cell(spec.get('doc', ''))} |")
+        out.append("")
+    ft = table()["feature_types"]
+    out.append("## Feature types (`FEATS.type`)\n")
+    out.append("| Nkululeko | sauti |\n|---|---|")
+    for prefix, org in ft["prefixes"].items():
+        out.append(
+            f"| `{prefix}-<name>` | `type: [{prefix}]`, `{prefix}.model: {org}/{prefix}-<name>` |"
+        )
+    for name, model in ft["bare"].items():
+        out.append(
+            f"| `{name}` | `type: [{name}]`, `{name}.model: {model}` (Nkululeko's default) |"
+        )
+    for name, spec in ft["named"].items():
+        out.append(
+            f"| `{name}` | `type: [{spec['type']}]`, `{spec['type']}.model: {spec['model']}` |"
+        )
+    for name, why in ft["unsupported"].items():
+        out.append(f"| `{name}` | not supported yet ({why}) |")
+    out.append(
+        "\nos, praat, mfcc, import, spectra, wav2vec2, hubert, wavlm, whisper, ast, clap and"
+    )
+    out.append("spkrec are sauti's own types (see config/README.md).\n")
+    mt = table()["model_types"]
+    out.append("## Model types (`MODEL.type`)\n")
+    out.append("| Nkululeko | sauti |\n|---|---|")
+    for name, sauti_name in mt["named"].items():
+        out.append(f"| `{name}` | `{sauti_name}` |")
+    for name, why in mt["unsupported"].items():
+        out.append(f"| `{name}` | not supported yet ({why}) |")
+    out.append("\nEvery other Nkululeko model type has the same name in sauti.\n")
+    return "\n".join(out)
+
+
+def _what(section: str, spec: dict, key: str) -> str:
+    kind_ = kind(spec)
+    if kind_ == "honoured":
+        return "honoured"
+    if kind_ == "translated":
+        to = spec.get("to")
+        if to and to.startswith("DATABASE."):
+            to = "<db>." + to.split(".", 1)[1]
+        return f"translated to `{to}`" if to else "translated"
+    if kind_ == "acknowledged":
+        return f"acknowledged: {_cell(spec['warn'])}"
+    return f"not supported yet: {_cell(spec['stop'])}"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+if __name__ == "__main__":  # python -m sauti.nkululeko --config exp.ini, as Nkululeko's module
+    from sauti.nk_commands import module_main
+
+    module_main("nkululeko")

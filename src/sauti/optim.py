@@ -371,3 +371,9 @@ def optim_report_stage(inputs: dict, name: str, outputs: dict) -> None:
     write_text(outputs["markdown"], "\n".join(lines) + "\n")
     copy_file(inputs["best"], outputs["best"])
     copy_file(inputs["plot"], outputs["plot"])
+
+
+if __name__ == "__main__":  # python -m sauti.optim --config exp.ini, as Nkululeko's module
+    from sauti.nk_commands import module_main
+
+    module_main("optim")

@@ -25,6 +25,7 @@ STAGE_VERSIONS = {
     "evaluate": 1,
     "ensemble": 1,
     "optim": 2,  # 2: svm predicts with the decision function (as train 2)
+    "resample": 1,
     "test": 1,
     "explore": 2,  # 2: EXPL.shap draws a SHAP summary (was a note)
     "augment": 1,

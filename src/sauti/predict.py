@@ -406,3 +406,9 @@ class PredictInputs:
             **({"model": model} if model and os.path.isfile(model) else {}),
             **encoder_input(self.registry, stage),  # PREDICT.speaker_embedding ssl
         }
+
+
+if __name__ == "__main__":  # python -m sauti.predict --config exp.ini, as Nkululeko's module
+    from sauti.nk_commands import module_main
+
+    module_main("predict")

@@ -341,3 +341,9 @@ class SegmentInputs:
             if plan.segment is not None and plan.segment.key == w.key:
                 return plan.config["MODEL"].get("hf_token")
         return None
+
+
+if __name__ == "__main__":  # python -m sauti.segment --config exp.ini, as Nkululeko's module
+    from sauti.nk_commands import module_main
+
+    module_main("segment")
