@@ -396,6 +396,7 @@ TRANSLATED = {
     ("EXP", "root"): {"EXP.root": "results/results"},  # ./results/ + the name's results/
     ("EXP", "databases"): {"MULTIDB.databases": ["demo"]},
     ("EXP", "balancing"): {"FEATS.balancing": "smote"},
+    ("DATA", "root_folders"): {},  # False: nothing to read (test_root_folders_file ...)
     ("DATA", "limit_samples_per_speaker"): {"DATA.samples_per_speaker": 20},
     ("DATA", "min_duration_of_sample"): {"DATA.min_length": None},
     ("DATA", "max_duration_of_sample"): {"DATA.max_length": 5.0},
@@ -475,7 +476,6 @@ MOVED_BY_OTHERS = {
 #: A documented value for each key that stops (they are written with an "off" value above).
 STOP_VALUES = {
     "bins": "[-100, 40, 50, 60, 70, 100]",
-    "root_folders": "data_roots.ini",
     "import_files_append": "False",
     "subsample": "0.8",
     "colsample_bytree": "0.8",
@@ -749,7 +749,7 @@ def test_demo_table_has_both_genders(demo_table):
 
 
 def test_relative_audio_path_is_read_from_the_csv_folder_with_absolute_path_false(
-    tmp_path, demo_dir, capsys
+    tmp_path, demo_dir, capsys, monkeypatch
 ):
     """Nkululeko: <CSV folder>/<audio_path>/<file> when absolute_path = False."""
     folder = tmp_path / "db"
@@ -763,9 +763,7 @@ def test_relative_audio_path_is_read_from_the_csv_folder_with_absolute_path_fals
         "db.absolute_path = False\ndb.audio_path = audio\n"
     )
     (tmp_path / "exp.ini").write_text(body)
-    import os
-
-    os.chdir(tmp_path)  # Nkululeko resolves database paths against the working directory
+    monkeypatch.chdir(tmp_path)  # Nkululeko resolves database paths against the working directory
     cfg, _ = convert(Path("exp.ini"), capsys)
     assert cfg["DATA"]["db"]["audio_path"] == "db/audio"
     from sauti.data import read_database
@@ -982,3 +980,26 @@ def test_docs_page_is_generated_from_the_table():
     for section in nkululeko.sections():
         for key in nkululeko.table()[section]:
             assert f"| `{key}` |" in page.read_text(encoding="utf-8"), (section, key)
+
+
+def test_root_folders_file_gives_database_defaults(tmp_path, demo_dir, capsys, monkeypatch):
+    """Nkululeko's data_roots.ini: [DATA] entries for the experiment's databases are defaults."""
+    (tmp_path / "data_roots.ini").write_text(
+        f"[DATA]\ndemo = {demo_dir / 'demo.csv'}\ndemo.test_size = 30\ndemo.split_strategy = random\n"
+        "other = ./elsewhere.csv\n"
+    )
+    (tmp_path / "exp.ini").write_text(
+        "[EXP]\nname = nk\n[DATA]\ndatabases = ['demo']\nroot_folders = data_roots.ini\n"
+        "demo.split_strategy = speaker_split\ntarget = gender\n"
+    )
+    monkeypatch.chdir(tmp_path)  # the file is relative to the working directory
+    cfg, err = convert(Path("exp.ini"), capsys)
+    assert cfg["DATA"]["demo"] == {
+        "split_strategy": "speaker_split",  # the experiment's own value wins
+        "path": str(demo_dir / "demo.csv"),
+        "test_size": 30,
+    }
+    assert "other" not in cfg["DATA"] and "root_folders = 'data_roots.ini'" in err
+    (tmp_path / "data_roots.ini").unlink()
+    with pytest.raises(ConfigError, match=r"root_folders = 'data_roots.ini': no such file"):
+        resolve(read_file("exp.ini"), "exp.ini")

@@ -137,6 +137,9 @@ def translate(cfg: dict, source: str = "config") -> tuple[dict, list[str]]:
     key sauti cannot honour where that would change the results.
     """
     t = Translation(copy.deepcopy(cfg), source)
+    data = t.cfg.get("DATA")
+    if isinstance(data, dict) and data.get("root_folders"):
+        _root_folders(t, data.pop("root_folders"))
     for section in list(t.cfg):
         body = t.cfg.get(section)
         if section not in table() or section in NOT_SECTIONS or not isinstance(body, dict):
@@ -156,6 +159,39 @@ def translate(cfg: dict, source: str = "config") -> tuple[dict, list[str]]:
         if section not in _schema_sections() and not t.cfg.get(section):
             t.cfg.pop(section, None)  # FLAGS, EXPORT, CROSSDB: moved or acknowledged
     return t.cfg, t.notes
+
+
+def _root_folders(t: Translation, value) -> None:
+    """DATA.root_folders = data_roots.ini: a file whose [DATA] entries for the experiment's
+    databases (`emodb = path`, `emodb.split_strategy = ...`) are defaults the experiment file
+    overrides, as in Nkululeko. Relative to the working directory."""
+    from .config import ConfigError, read_file
+
+    path = Path(str(value))
+    if not path.is_file():
+        raise ConfigError(
+            f"{t.source}: [DATA] root_folders = {value!r}: no such file",
+            hint="the path is relative to the working directory",
+        )
+    roots = read_file(path).get("DATA") or {}
+    data = t.cfg["DATA"]
+    for key, entry in roots.items():
+        db, _, option = key.partition(".")
+        if db not in t.databases():
+            continue
+        spec = data.get(db)
+        if not isinstance(spec, dict):
+            spec = data[db] = {} if spec is None else {"path": spec}
+        spec.setdefault(option or "path", entry)
+    t.notes.append(
+        f"{t.source}: [DATA] root_folders = {value!r}: its entries for "
+        f"{', '.join(d for d in t.databases() if d in data)} were used"
+    )
+
+
+def root_folders(t, label, target, value):
+    if value not in OFF:  # (translate reads the file before the other DATA keys)
+        _root_folders(t, value)
 
 
 def _translate_database(t: Translation, name: str) -> None:
@@ -628,6 +664,7 @@ VIA = {
     for f in (
         exp_name,
         folder,
+        root_folders,
         zero_is_none,
         filter_form,
         filter_all_databases,
