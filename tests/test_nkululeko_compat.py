@@ -1003,3 +1003,9 @@ def test_root_folders_file_gives_database_defaults(tmp_path, demo_dir, capsys, m
     (tmp_path / "data_roots.ini").unlink()
     with pytest.raises(ConfigError, match=r"root_folders = 'data_roots.ini': no such file"):
         resolve(read_file("exp.ini"), "exp.ini")
+
+
+def test_inline_comments_as_in_nkululekos_docs(tmp_path, demo_dir, capsys):
+    path = ini(tmp_path, demo_dir, "[MODEL]\ntype = mlp\nactivation = tanh  # zero-centred\n")
+    cfg, _ = convert(path, capsys)
+    assert cfg["MODEL"]["activation"] == "tanh"

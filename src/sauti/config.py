@@ -64,7 +64,10 @@ def read_file(path: str | Path) -> dict:
 
 def parse_ini(text: str, source: str = "<ini>") -> dict:
     """Parse Nkululeko INI text: values are Python literals (parsed safely), else strings."""
-    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    # `key = value  # note` as in Nkululeko's docs: a # or ; after whitespace starts a comment
+    parser = configparser.ConfigParser(
+        interpolation=None, strict=True, inline_comment_prefixes=("#", ";")
+    )
     parser.optionxform = str  # keys are case-sensitive (C_val, K_val)
     try:
         parser.read_string(text, source=source)
