@@ -1009,3 +1009,9 @@ def test_inline_comments_as_in_nkululekos_docs(tmp_path, demo_dir, capsys):
     path = ini(tmp_path, demo_dir, "[MODEL]\ntype = mlp\nactivation = tanh  # zero-centred\n")
     cfg, _ = convert(path, capsys)
     assert cfg["MODEL"]["activation"] == "tanh"
+
+
+def test_flags_with_a_pretrained_model_name_stop(tmp_path, demo_dir):
+    path = ini(tmp_path, demo_dir, "[FLAGS]\nfeatures = ['os', 'wavlm-large']\n")
+    with pytest.raises(ConfigError, match=r"wavlm-large.* as a FLAGS feature is not supported yet"):
+        expand(read_file(path) | {"_source": str(path)}, str(path))

@@ -627,6 +627,17 @@ def optim_metric(t, label, target, value):
 def flag_features(t, label, target, value):
     """FLAGS features = ['os', 'praat']: one experiment per feature type."""
     values = value if isinstance(value, list | tuple) else [value]
+    spec = table()["feature_types"]
+    for name in (str(n) for v in values for n in (v if isinstance(v, list) else [v])):
+        prefix = name.split("-", 1)[0]
+        if name in spec["named"] or prefix in spec["unsupported"] or "-" in name:
+            _stop(
+                t,
+                label,
+                value,
+                f"a pretrained model name ({name}) as a FLAGS feature",
+                hint="write one experiment file per model, or a GRID over FEATS.<kind>.model",
+            )
     t.set(target, [v if isinstance(v, list) else [v] for v in values])
 
 
