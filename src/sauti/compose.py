@@ -131,7 +131,7 @@ def expand(raw: dict, source: str = "config") -> Expansion:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections (EXP, DATA, ...)")
     source = raw.get("_source", source)
-    if "FLAGS" in raw:  # Nkululeko's grid: translated to GRID before the grid is seen
+    if "FLAGS" in raw or "ENSEMBLE" in raw:  # Nkululeko's keys (FLAGS is its GRID) first
         raw = {**normalise(raw, source), "_source": source}
     if "experiments" in raw:
         out = _expand_list(raw, source)
