@@ -432,13 +432,8 @@ TRANSLATED = {
     ("FEATS", "scale"): {"FEATS.scale": "standard"},
     ("FEATS", "balancing"): {"FEATS.balancing": "rus"},
     ("FEATS", "os.set"): {"FEATS.set": "eGeMAPSv02"},
-    ("FEATS", "wav2vec2.model"): {"FEATS.wav2vec2.model": "./models/w2v2"},
-    ("FEATS", "hubert.model"): {"FEATS.hubert.model": "facebook/hubert-large-ll60k"},
     ("FEATS", "WavLM.model"): {"FEATS.wavlm.model": "microsoft/wavlm-large"},
-    ("FEATS", "wavlm.model"): {"FEATS.wavlm.model": "microsoft/wavlm-large"},
     ("FEATS", "Spkrec.model"): {"FEATS.spkrec.model": "speechbrain/spkrec-ecapa-voxceleb"},
-    ("FEATS", "ast.model"): {"FEATS.ast.model": "MIT/ast-finetuned-audioset-10-10-0.4593"},
-    ("FEATS", "<type>.model"): {"FEATS.clap.model": "laion/clap-htsat-unfused"},
     ("FEATS", "wav2vec2.layer"): {"FEATS.wav2vec2.layer": 0},
     ("FEATS", "hubert.layer"): {"FEATS.hubert.layer": 2},
     ("FEATS", "wavlm.layer"): {"FEATS.wavlm.layer": -1},
@@ -568,7 +563,7 @@ def test_every_table_entry_is_well_formed():
     props = schema()["properties"]
     for section in nkululeko.sections():
         for key, spec in entries(section):
-            if nkululeko.kind(spec) == "honoured":
+            if nkululeko.kind(spec) == "honoured" and "<" not in key:
                 known = _db_properties() if section == "DATABASE" else props[section]["properties"]
                 assert key in known, f"{section}.{key} is marked honour but sauti has no such key"
             assert (

@@ -500,10 +500,6 @@ def scale(t, label, target, value):
     t.set(target, "none" if value in (False, None) else value)
 
 
-def model_path(t, label, target, value):
-    t.set(target, value)
-
-
 def layer(t, label, target, value):
     if isinstance(value, int) and value >= 0 and t.source.endswith(".ini"):
         _warn(
@@ -520,10 +516,6 @@ def model_type(t, label, target, value):
     if value in spec["unsupported"]:
         _stop(t, label, value, f"MODEL.type {value!r} ({spec['unsupported'][value]})")
     t.set(target, spec["named"].get(value, value))
-
-
-#: Nkululeko's loss names -> sauti's.
-LOSSES = {"cross": "cross", "1-ccc": "1-ccc", "mse": "mse", "mae": "mae"}
 
 
 def loss(t, label, target, value):
@@ -691,7 +683,6 @@ VIA = {
         os_level,
         import_file,
         scale,
-        model_path,
         layer,
         model_type,
         loss,
