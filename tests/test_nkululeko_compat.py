@@ -1044,3 +1044,19 @@ def test_ensemble_file_keys(tmp_path, demo_dir, capsys):
     err = capsys.readouterr().err
     for key in ("outfile", "no_labels", "weights"):
         assert f"[ENSEMBLE] {key} = " in err, err
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["nkululeko", "explore", "augment", "aug_train", "predict", "segment", "resample", "test"]
+    + ["demo", "ensemble", "multidb", "flags", "optim"],
+)
+def test_every_nkululeko_module_name_runs_its_sauti_command(module):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", f"sauti.{module}", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: sauti {module} "), result.stdout
