@@ -91,9 +91,13 @@ def run_command(args, snakemake_args: list[str]) -> int:
         return run_experiments(files, snakemake_args)
     targets, resample = stage_targets(files, args.command)
     code = run_experiments(files, [*snakemake_args, *targets])
-    if code == 0 and resample and not _dry(snakemake_args):
-        code = publish_resampled(resample)
-    return code
+    if code != 0 or _dry(snakemake_args):
+        return code
+    if resample:
+        return publish_resampled(resample)
+    for target in targets:  # the cache folder is where the outputs (tables, images) are
+        print(f"sauti {args.command}: {Path(target).parent}/")
+    return 0
 
 
 def _dry(snakemake_args: list[str]) -> bool:
