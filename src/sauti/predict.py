@@ -225,7 +225,7 @@ def predict_table(
     data: pd.DataFrame, params: dict, encoders: str | None = None
 ) -> tuple[pd.DataFrame, dict]:
     """`data` with est_<target> columns (empty outside PREDICT.sample_selection), and facts."""
-    from tqdm import tqdm
+    from .progress import bar as progress_bar
 
     selection = params["sample_selection"]
     chosen = (data["split"] == selection) if selection != "all" else pd.Series(True, data.index)
@@ -237,7 +237,7 @@ def predict_table(
     facts: dict = {"samples": int(len(rows)), "selection": selection}
     signals = [
         audio.read(r.file, r.start, r.end)
-        for r in tqdm(rows.itertuples(), total=len(rows), desc="read audio", mininterval=2)
+        for r in progress_bar(rows.itertuples(), total=len(rows), desc="read audio", mininterval=2)
     ]
     for target in targets:
         if target == "speaker":
@@ -247,10 +247,10 @@ def predict_table(
             if "speaker" in rows:
                 info.update(agreement(rows["speaker"].astype(str).to_numpy(), values))
         elif target == "snr":
-            values = np.array([estimate_snr(s) for s in tqdm(signals, desc="snr", mininterval=2)])
+            values = np.array([estimate_snr(s) for s in progress_bar(signals, desc="snr")])
             info = _numeric_facts(values)
         elif target == "mos":
-            values = np.array([estimate_mos(s) for s in tqdm(signals, desc="mos", mininterval=2)])
+            values = np.array([estimate_mos(s) for s in progress_bar(signals, desc="mos")])
             info = _numeric_facts(values)
         else:
             model_target, values = estimate_with_model(params["model"], rows)

@@ -164,7 +164,7 @@ def segment_table(
     """Every selected row replaced by its speech segments (labels, speaker and split inherited);
     other rows unchanged. Adds source_start/source_end: the row a segment was cut from.
     Rows without speech of min_length are recorded in `drops` (a sauti.drops.DropLog)."""
-    from tqdm import tqdm
+    from .progress import bar as progress_bar
 
     selection = params["sample_selection"]
     chosen = data["db"].isin(params["databases"]) if "db" in data else pd.Series(True, data.index)
@@ -178,7 +178,7 @@ def segment_table(
         )
     min_length, max_length = float(params["min_length"]), params["max_length"]
     rows, dropped = [], pd.Series(False, index=data.index)
-    for _, row in tqdm(data.iterrows(), total=len(data), desc="segment", mininterval=2):
+    for _, row in progress_bar(data.iterrows(), total=len(data), desc="segment", mininterval=2):
         record = row.to_dict()
         record.update(source_start=row["start"], source_end=row["end"])
         if not chosen[row.name]:

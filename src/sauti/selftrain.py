@@ -354,14 +354,13 @@ def headline(task: str) -> str:
 def vad_stage(samples_path: str, params: dict, out_path: str) -> None:
     """Silero speech ratio of every sample of an unlabelled database (keyed by its samples only,
     so changing SELFTRAIN.vad_threshold re-runs the rounds but never the VAD)."""
-    from tqdm import tqdm
-
     from . import audio, vad
+    from .progress import bar as progress_bar
 
     samples = read_table(samples_path)
     ratios = [
         vad.speech_ratio(audio.read(row.file, row.start, row.end), params["threshold"])
-        for row in tqdm(samples.itertuples(), total=len(samples), desc="vad", file=None)
+        for row in progress_bar(samples.itertuples(), total=len(samples), desc="vad")
     ]
     table = samples[ID].copy()
     table["speech_ratio"] = ratios

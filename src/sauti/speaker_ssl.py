@@ -18,7 +18,6 @@ This module imports no torch at import time (the Snakefile plans with it).
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,16 +212,13 @@ def utterance_table(samples_paths: list[str], params: dict) -> pd.DataFrame:
 
 
 def load_signals(table: pd.DataFrame, progress: bool = True) -> list:
-    from tqdm import tqdm
-
     from .audio import read
+    from .progress import bar as progress_bar
 
     rows = table[["file", "start", "end"]].itertuples(index=False)
     return [
         read(f, s, e)
-        for f, s, e in tqdm(
-            rows, total=len(table), desc="read audio", file=sys.stderr, disable=not progress
-        )
+        for f, s, e in progress_bar(rows, total=len(table), desc="read audio", disable=not progress)
     ]
 
 
