@@ -13,7 +13,9 @@ Every command also takes its experiment files as `--config exp.ini`, Nkululeko's
 
 `run` validates every file first (errors name the original file), writes the resolved configs
 as YAML into <root>/.configs/ and hands them to Snakemake in one invocation, so experiments that
-share stages compute them once.
+share stages compute them once. Snakemake runs as its own process group with a run record
+(`sauti.runs`: stopping ends every job, locks are explained or cleared); what it shows on the
+terminal is sauti's logger plugin (`sauti.terminal`).
 """
 
 from __future__ import annotations
