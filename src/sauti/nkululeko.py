@@ -15,6 +15,7 @@ name (see sauti.nk_commands).
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import sys
@@ -43,8 +44,10 @@ def sections() -> list[str]:
     return [s for s in table() if s not in NOT_SECTIONS]
 
 
+@lru_cache(maxsize=4096)
 def entry(section: str, key: str):
-    """The table's entry for a key (exact, then `<placeholder>` patterns), or None."""
+    """The table's entry for a key (exact, then `<placeholder>` patterns), or None (callers
+    only read it: it is cached, as translate runs for every experiment of a DAG)."""
     keys = table().get(section) or {}
     if key in keys:
         return _normal(keys[key])
@@ -65,9 +68,10 @@ def _normal(value) -> dict:
     return dict(value)
 
 
-def keys(section: str) -> list[str]:
+@lru_cache(maxsize=64)
+def keys(section: str) -> tuple[str, ...]:
     """Documented Nkululeko keys of a section (for "did you mean")."""
-    return [k for k in (table().get(section) or {}) if "<" not in k]
+    return tuple(k for k in (table().get(section) or {}) if "<" not in k)
 
 
 def kind(spec: dict) -> str:
@@ -94,10 +98,10 @@ def warn(message: str) -> None:
 class Translation:
     """One config being translated: where values go, and the notes (warnings) it makes."""
 
-    def __init__(self, cfg: dict, source: str):
+    def __init__(self, cfg: dict, source: str, original: dict):
         self.cfg = cfg
         self.source = source
-        self.original = copy.deepcopy(cfg)
+        self.original = original  # the config as given (read only)
         self.notes: list[str] = []
 
     def set(self, dotted: str, value) -> None:
@@ -136,7 +140,7 @@ def translate(cfg: dict, source: str = "config") -> tuple[dict, list[str]]:
     Returns the translated config and the warning lines; raises ConfigError for a documented
     key sauti cannot honour where that would change the results.
     """
-    t = Translation(copy.deepcopy(cfg), source)
+    t = Translation(copy.deepcopy(cfg), source, cfg)
     data = t.cfg.get("DATA")
     if isinstance(data, dict) and data.get("root_folders"):
         _root_folders(t, data.pop("root_folders"))
@@ -150,7 +154,7 @@ def translate(cfg: dict, source: str = "config") -> tuple[dict, list[str]]:
             if section == "DATA" and key in t.databases():
                 _translate_database(t, key)
                 continue
-            key = _case(body, key, [*keys(section), *_schema_keys(section)])
+            key = _case(body, key, _known(section))
             spec = entry(section, key)
             if spec is None or spec.get("honour") and "via" not in spec:
                 _false_is_unset(body, key, _schema_of(section, key))
@@ -201,7 +205,7 @@ def _translate_database(t: Translation, name: str) -> None:
     for option in list(spec):
         if option not in spec:
             continue  # taken by an earlier option (speakers_stated takes test)
-        option = _case(spec, option, [*keys("DATABASE"), *_schema_keys("DATABASE")])
+        option = _case(spec, option, _known("DATABASE"))
         found = entry("DATABASE", option)
         if found is None or found.get("honour") and "via" not in found:
             _false_is_unset(spec, option, _schema_of("DATABASE", option))
@@ -235,7 +239,12 @@ def _apply(t: Translation, where: str, section: str, key: str, value, spec: dict
         t.set(target, value)
 
 
-def _case(body: dict, key: str, known: list[str]) -> str:
+@lru_cache(maxsize=64)
+def _known(section: str) -> frozenset[str]:
+    return frozenset([*keys(section), *_schema_keys(section)])
+
+
+def _case(body: dict, key: str, known: frozenset[str]) -> str:
     """Nkululeko's INI parser ignores the case of keys (c_val is C_val): give the key the
     spelling of the one known key it matches, leaving unknown keys to the schema check."""
     if key in known:
@@ -252,9 +261,7 @@ def _false_is_unset(body: dict, key: str, spec: dict | None) -> None:
     key takes no True/False, that is its null, or its default when it has no null."""
     if body.get(key) is not False or spec is None:
         return
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(spec)
+    validator = _validator(json.dumps(spec, sort_keys=True))
     if validator.is_valid(False):
         return
     if validator.is_valid(None):
@@ -263,6 +270,14 @@ def _false_is_unset(body: dict, key: str, spec: dict | None) -> None:
         body.pop(key)
 
 
+@lru_cache(maxsize=256)
+def _validator(spec: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(spec))
+
+
+@lru_cache(maxsize=1024)
 def _schema_of(section: str, key: str) -> dict | None:
     from .config import _db_properties, schema
 
