@@ -280,3 +280,26 @@ def test_failed_job_is_two_lines_from_its_log(tmp_path):
         "sauti split: error: DATA.x: bad (hint: fix)",
         f"  failed: stage split (a, b); full log: {log}",
     ]
+
+
+def test_live_view_lists_running_jobs_with_their_progress(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    log = tmp_path / "results/cache/features/abc123def456/features.log"
+    log.parent.mkdir(parents=True)
+    progress.status_path_for(log).write_text("features os 120/480 clips, 00:42 left\n")
+    view = terminal.TerminalView(io.StringIO(), live=False)
+    info = logging.LogRecord("snakemake", logging.INFO, "", 0, "job", (), None)
+    info.__dict__.update(
+        event="job_info", jobid=1, rule_name="features", log=[str(log)], output=[], wildcards={}
+    )
+    view.handle(info)
+    shown = io.StringIO()
+    Console(file=shown, width=120).print(view._running_jobs())
+    lines = shown.getvalue().splitlines()
+    assert (
+        "features abc123def456" in lines[0] and "features os 120/480 clips, 00:42 left" in lines[0]
+    )
+    assert lines[1].startswith("0 jobs done, 1 running")
