@@ -363,6 +363,9 @@ SECTIONS = {
         bs = [8, 16]
         do = [0.1, 0.3]
         C = [0.1, 1.0]
+        loss = ['cross', 'mse']
+        n_estimators = [50, 100]
+        max_depth = [3, 6]
         nlayers = False
         nnodes = False
     """,
@@ -464,6 +467,10 @@ TRANSLATED = {
     ("OPTIM", "bs"): {"OPTIM.params.batch_size": [8, 16]},
     ("OPTIM", "do"): {"OPTIM.params.drop": [0.1, 0.3]},
     ("OPTIM", "C"): {"OPTIM.params.C_val": [0.1, 1.0]},
+    ("OPTIM", "loss"): {"OPTIM.params.loss": ["cross", "mse"]},
+    ("OPTIM", "n_estimators"): {"OPTIM.params.n_estimators": [50, 100]},
+    ("OPTIM", "max_depth"): {"OPTIM.params.max_depth": [3, 6]},
+    ("MODEL", "measure"): {"MODEL.measure": "uar"},
     ("FLAGS", "models"): {"GRID.MODEL.type": ["xgb", "svm"]},
     ("FLAGS", "features"): {"GRID.FEATS.type": [["praat"], ["os"]]},
     ("FLAGS", "balancing"): {"GRID.FEATS.balancing": [None, "ros"]},
@@ -1060,3 +1067,34 @@ def test_every_nkululeko_module_name_runs_its_sauti_command(module):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: sauti {module} "), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("section", "line"),
+    [
+        ("FEATS", "scale = bins"),
+        ("FEATS", "balancing = smoteenn"),
+        ("FEATS", "import_file = ['a.csv', 'b.csv']"),
+        ("MODEL", "measure = eer"),
+        ("MODEL", "loss = focal"),
+        ("MODEL", "type = adm"),
+        ("OPTIM", "search_strategy = halving_random"),
+        ("OPTIM", "metric = precision"),
+        ("AUGMENT", "augment = ['auglib']"),
+        ("AUGMENT", "augmentations = Compose([BandPassFilter(min_center_freq=100.0)])"),
+    ],
+)
+def test_documented_values_sauti_lacks_stop(section, line, tmp_path, demo_dir):
+    path = ini(tmp_path, demo_dir, f"[{section}]\n{line}\n")
+    with pytest.raises(ConfigError) as info:
+        resolve(read_file(path), str(path))
+    text = str(info.value)
+    assert "not supported yet" in text and f"[{section}] {line.split(' =')[0]} = " in text, text
+
+
+def test_database_split_strategy_dev_stops(tmp_path, demo_dir):
+    path = ini(tmp_path, demo_dir, "demo.split_strategy = dev\n")
+    with pytest.raises(
+        ConfigError, match=r"\[DATA\] demo.split_strategy = 'dev': .* not supported yet"
+    ):
+        resolve(read_file(path), str(path))

@@ -131,15 +131,15 @@ def normalise(raw: dict, source: str | None = None) -> dict:
         for name in names:
             if isinstance(data.get(name), str):
                 data[name] = {"path": data[name]}
-    if isinstance(cfg.get("OPTIM"), dict):  # Nkululeko writes [OPTIM] C_val = [...] flat
-        from .optim import normalise_section
-
-        cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
     from .nkululeko import translate, warn
 
     cfg, notes = translate(cfg, source)
     for line in notes:
         warn(line)
+    if isinstance(cfg.get("OPTIM"), dict):  # Nkululeko writes [OPTIM] C_val = [...] flat
+        from .optim import normalise_section
+
+        cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
     return cfg
 
 

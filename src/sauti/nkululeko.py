@@ -539,6 +539,12 @@ def loss(t, label, target, value):
     t.set(target, value)
 
 
+def measure(t, label, target, value):
+    if value in ("eer", "pcc"):
+        _stop(t, label, value, f"the measure {value!r}")
+    t.set(target, value)
+
+
 def scatter_method(t, label, target, value):
     """EXPL tsne/umap/pca = True: the method joins EXPL.scatter."""
     method = target.rsplit(".", 1)[1]
@@ -701,6 +707,7 @@ VIA = {
         layer,
         model_type,
         loss,
+        measure,
         scatter_method,
         augmentations,
         augment_methods,
