@@ -134,7 +134,9 @@ def test_revert_reuses_old_results(done):
     # and back again: the C_val=0.5 results are found too
     assert set(planned_jobs(workdir, changed)) == {"report", "all"}
     run_ok(workdir, changed)
-    assert json.loads((workdir / "results/exp/metrics.json").read_text()) == c05
+    again = json.loads((workdir / "results/exp/metrics.json").read_text())
+    # provenance names the sauti commit of the report run, which may differ in a busy checkout
+    assert {**again, "provenance": None} == {**c05, "provenance": None}
 
 
 def test_two_experiments_share_data_and_features(tmp_path, corpus):

@@ -19,6 +19,7 @@ from .separation import report_inputs as separation_report_inputs
 #: The files each keyed stage writes into its folder (first = the one downstream rules read).
 OUTPUTS = {
     "samples": "samples.parquet",
+    "labels": "labels.parquet",
     "features": "features.parquet",
     "split": "split.parquet",
     "train": "predictions.parquet",
@@ -52,7 +53,7 @@ class Registry:
     def __post_init__(self):
         for plan in self.plans:
             for stage in plan.stages():
-                self.stages.setdefault((stage.stage, stage.key), stage)
+                self._register(stage)
             for stage in (s for s in plan.stages() if s.stage == "features"):
                 self.feature_run.setdefault(
                     stage.key, feature_run_options(stage.params["type"], plan.config["FEATS"])
@@ -69,6 +70,15 @@ class Registry:
                     )
         if self.composite is not None:
             self.composite.attach(self)
+
+    def _register(self, stage: Stage) -> None:
+        """Register a stage and, once, everything it reads from (so a rule finds every stage
+        an input function names, also those a plan does not list itself)."""
+        if (stage.stage, stage.key) in self.stages:
+            return
+        self.stages[(stage.stage, stage.key)] = stage
+        for upstream in stage.upstream:
+            self._register(upstream)
 
     # paths -------------------------------------------------------------------------------
     def path(self, stage: str, key: str, name: str | None = None) -> str:
@@ -91,14 +101,14 @@ class Registry:
     def params(self, stage: str):
         return lambda w: self.stage(stage, w.key).params
 
-    def samples_input(self, w) -> list[str]:
-        params = self.stage("samples", w.key).params
-        path = Path(params["path"])
-        return (
-            [str(path / "db.yaml")]
-            if path.is_dir() and (path / "db.yaml").exists()
-            else ([str(path)] if path.is_file() else [])
-        )
+    def content(self, stage: str):
+        """A rule's `content` param: the digests its job checks the data against before it
+        writes (sauti.digests). The raw data files are no rule inputs: Snakemake would judge
+        them by their time, while their content digests are in the key."""
+        return lambda w: self.stage(stage, w.key).content
+
+    def labels_samples(self, w) -> str:
+        return self.path("samples", self.stage("labels", w.key).upstream[0].key)
 
     def feature_shards(self, w) -> list[str]:
         n = self.shards[w.key]
@@ -165,7 +175,9 @@ class Registry:
             if stage.key not in self.rows:
                 self.rows[stage.key] = scaling.count_rows(stage.params)
             return self.rows[stage.key]
-        counts = [self.count_rows(u) for u in stage.upstream if u.stage in ("samples", "split")]
+        counts = [
+            self.count_rows(u) for u in stage.upstream if u.stage in ("samples", "labels", "split")
+        ]
         known = [c for c in counts if c is not None]
         return sum(known) * int(stage.params.get("copies") or 1) if known else None
 
@@ -209,10 +221,10 @@ class Registry:
         return self.path(source.stage, source.key)
 
     def split_samples(self, w) -> list[str]:
-        return [self.path("samples", u.key) for u in self.upstream("split", w.key, "samples")]
+        return [self.path("labels", u.key) for u in self.upstream("split", w.key, "labels")]
 
     def split_names(self, w) -> list[str]:
-        return [u.params["name"] for u in self.upstream("split", w.key, "samples")]
+        return [u.params["name"] for u in self.upstream("split", w.key, "labels")]
 
     def train_inputs(self, w) -> dict:
         augment = self.upstream("train", w.key, "augment")  # aug_train (sauti.augment)
@@ -293,7 +305,7 @@ class Registry:
         keys = {
             s.stage
             if s.stage
-            not in ("samples", "features", "test", "vad", "selftrain", "ssl_round", "separate_train")
+            not in ("samples", "labels", "features", "test", "vad", "selftrain", "ssl_round", "separate_train")
             else f"{s.stage} {_label(s)}": s.key
             for s in plan.stages()
             if not (plan.augmentation and s in plan.augmentation.baseline())
@@ -305,11 +317,27 @@ class Registry:
             keys.update(
                 {f"{s.stage} (without augmentation)": s.key for s in plan.augmentation.baseline()}
             )
-        return {"name": plan.name, "config": plan.config, "keys": keys}
+        return {"name": plan.name, "config": plan.config, "keys": keys, "inputs": _inputs(plan)}
 
     def final_targets(self) -> list[str]:
         extra = self.composite.targets(self.root) if self.composite is not None else []
         return [f"{self.root}/{p.name}/report.html" for p in self.plans] + extra
+
+
+def _inputs(plan: ExperimentPlan) -> dict:
+    """{database: path and content digests} of every database the experiment reads (also
+    DATA.tests and DATA.unlabelled): the report records them (sauti.provenance)."""
+    found, seen, todo = {}, set(), list(plan.stages())
+    while todo:
+        stage = todo.pop()
+        if (stage.stage, stage.key) in seen:
+            continue
+        seen.add((stage.stage, stage.key))
+        if stage.stage in ("samples", "labels"):
+            entry = found.setdefault(stage.params["name"], {"path": stage.params["path"]})
+            entry.update(stage.content or {})
+        todo += stage.upstream
+    return {name: found[name] for name in sorted(found)}
 
 
 def _where(stage: Stage) -> tuple[str, str]:
@@ -317,7 +345,7 @@ def _where(stage: Stage) -> tuple[str, str]:
 
 
 def _label(stage: Stage) -> str:
-    if stage.stage in ("samples", "test"):
+    if stage.stage in ("samples", "labels", "test"):
         return stage.params["name"]
     if stage.stage in ("selftrain", "ssl_round", "separate_train"):
         return f"round {stage.params['round']}"
@@ -331,6 +359,8 @@ def _label(stage: Stage) -> str:
 def registry_from_snakemake(config: dict, configfiles) -> Registry:
     """Resolve the Snakemake `config` (one experiment, or `experiments: [files]`) into a Registry."""
     source = str(configfiles[-1]) if configfiles else "config"
+    for path in configfiles or []:
+        refuse_template(path)
     if not config:
         raise ConfigError(
             "no config given", hint="run: snakemake --configfile config/config.yaml -j8"
@@ -348,6 +378,28 @@ def registry_from_snakemake(config: dict, configfiles) -> Registry:
                 f"{plan.config.get('_source', source)}: [EXP] name 'cache' is reserved (it holds the keyed stages)"
             )
     return Registry(roots.pop(), plans, composite=Composite(expansion, plans))
+
+
+def refuse_template(path) -> None:
+    """Stop when a config file is a YTE template (`__use_yte__: true`). Snakemake evaluates such
+    a file's expressions as Python while it loads it, before sauti sees the config (the key is
+    gone by then, so the file is read again here); `sauti run` refuses them the same way. An
+    experiment file must be data: one from someone else must never run code."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        if "__use_yte__" not in text:
+            return
+        loaded = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return
+    if isinstance(loaded, dict) and loaded.get("__use_yte__"):
+        raise ConfigError(
+            f"{path}: __use_yte__ makes this file a YTE template, whose expressions Snakemake "
+            "ran as Python code",
+            hint="write plain values (sauti's lists, grids and ensembles expand experiments)",
+        )
 
 
 def registry_from_files(files: list[str]) -> Registry:

@@ -46,9 +46,32 @@ def load_database(
     dropped goes to `drops` (sauti.drops).
     """
     table = read_database(name, spec)
-    table = _check_audio(name, table, check_size, skip_bad, drops or DropLog("samples"))
-    table.insert(4, "db", name)
-    return table.reset_index(drop=True)
+    return with_labels(table, audio_samples(name, table, check_size, skip_bad, drops))
+
+
+def audio_samples(
+    name: str,
+    table: pd.DataFrame,
+    check_size: int = 0,
+    skip_bad: bool | None = None,
+    drops: DropLog | None = None,
+) -> pd.DataFrame:
+    """The samples stage's table: the usable rows of `table` (read_database) with audio
+    checked: file, start, end (filled), duration, db and `row`, the row's position in `table`.
+    No label column: the samples stage (and so the features) is keyed by the audio alone, and
+    the labels stage joins the other columns back by `row` (sauti.plan, with_labels)."""
+    rows = table[ID].assign(row=np.arange(len(table)))
+    checked = _check_audio(name, rows, check_size, skip_bad, drops or DropLog("samples"))
+    return checked.assign(db=name)[[*ID, "duration", "db", "row"]].reset_index(drop=True)
+
+
+def with_labels(table: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """`samples` (audio_samples of `table`) with the table's other columns joined back by row."""
+    labelled = table.iloc[samples["row"].to_numpy()].reset_index(drop=True)
+    labelled["end"] = samples["end"].to_numpy()
+    labelled["duration"] = samples["duration"].to_numpy()
+    labelled.insert(4, "db", samples["db"].to_numpy())
+    return labelled
 
 
 def read_database(name: str, spec: dict) -> pd.DataFrame:

@@ -1,10 +1,13 @@
 """The stage plan: which keyed stage instances an experiment needs, and their cache keys.
 
 Why keys: every stage writes under `<root>/cache/<stage>/<key>/`, where `key` is a short hash of
-the stage's own config slice (key-sorted), the keys of the stages it reads from and the sauti
-version. Changing one config key therefore changes the keys of exactly the stages that depend on
-it, Snakemake re-runs only those, and switching back finds the old folders still there.
-Experiments that share a slice share the folder, so one DAG computes it once.
+the stage's own config slice (key-sorted), the keys of the stages it reads from, the content
+digests of the data it reads directly (sauti.digests), the versions of the libraries that make its
+values (sauti.versions) and its STAGE_VERSIONS number. Changing one config key or data file
+therefore changes the keys of exactly the stages that depend on it, Snakemake re-runs only those,
+and switching back finds the old folders still there. Experiments that share a slice share the
+folder, so one DAG computes it once. The sauti version is no part of a key: a release keeps
+every cached result whose stage code it does not change.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from . import __version__
+from .digests import database_content, folder_digest
+from .versions import stage_libraries
 
 #: Bump a stage's number when its code changes what it writes, to invalidate old caches.
 STAGE_VERSIONS = {
-    "samples": 1,
+    "samples": 2,  # 2: audio only (file, start, end, duration, db, row); labels: the labels stage
+    "labels": 1,
     "features": 1,
     "split": 1,
     "train": 2,  # 2: svm predicts with the decision function (was argmax of Platt probabilities)
@@ -96,6 +101,8 @@ class Stage:
     key: str
     params: dict = field(hash=False, compare=False)
     upstream: tuple = ()
+    # digests of the data files the stage reads itself (sauti.digests): in the key, not in params
+    content: dict | None = field(default=None, hash=False, compare=False)
 
 
 def canonical(value) -> str:
@@ -111,18 +118,24 @@ def sort_keys(value):
     return value
 
 
-def make_stage(stage: str, params: dict, upstream: tuple = ()) -> Stage:
+def make_stage(
+    stage: str, params: dict, upstream: tuple = (), content: dict | None = None
+) -> Stage:
+    """The keyed stage: `content` holds digests of the data files it reads (not config), which
+    its job checks again before it writes (sauti.digests)."""
     params = sort_keys(params)
     text = canonical(
         {
             "stage": stage,
             "params": params,
             "upstream": [u.key for u in upstream],
-            "version": __version__,
+            "libraries": stage_libraries(stage, params),
             "stage_version": STAGE_VERSIONS[stage],
+            **({"content": content} if content is not None else {}),
         }
     )
-    return Stage(stage, hashlib.sha256(text.encode()).hexdigest()[:12], params, tuple(upstream))
+    key = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return Stage(stage, key, params, tuple(upstream), content)
 
 
 @dataclass
@@ -130,7 +143,7 @@ class ExperimentPlan:
     name: str
     root: str
     config: dict
-    samples: dict  # db name -> Stage
+    samples: dict  # db name -> samples Stage (the audio: what features are computed from)
     features: list  # Stage per (feature type, db), type-major order
     split: Stage
     train: Stage
@@ -145,6 +158,7 @@ class ExperimentPlan:
     selftrain: object = None  # SELFTRAIN: pool samples/features/vad and rounds (sauti.selftrain)
     separation: object = None  # SEPARATE: rounds, separated table, baseline (sauti.separation)
     ssl: object = None  # SSL: Stage I, the rounds and the evaluation (sauti.speaker_ssl)
+    labels: dict = field(default_factory=dict)  # db name -> labels Stage (samples + columns)
 
     @property
     def data(self) -> Stage:
@@ -156,7 +170,8 @@ class ExperimentPlan:
     def stages(self) -> list[Stage]:
         # a test stage's upstream: train, then the test database's samples and features stages
         extra = [u for t in self.tests.values() for u in t.upstream[1:]]
-        core = [*self.samples.values(), *self.features, self.split, self.train, self.evaluate]
+        core = [*self.samples.values(), *self.labels.values(), *self.features, self.split]
+        core += [self.train, self.evaluate]
         core += [s for s in (self.segment, self.predict) if s]
         if self.augmentation:
             core += self.augmentation.stages()
@@ -194,7 +209,12 @@ def feature_stage(kind: str, cfg: dict, source: Stage) -> Stage:
         from .speaker_ssl import encoder_stage
 
         upstream = (source, encoder_stage(cfg))
-    return make_stage("features", {"type": kind, **_feature_options(kind, cfg["FEATS"])}, upstream)
+    options = _feature_options(kind, cfg["FEATS"])
+    model = options.get(f"{kind}.model")
+    content = None
+    if model and os.path.isdir(model):  # a local model folder: its files' digests are in the key
+        content = {"model": folder_digest(cfg["EXP"]["root"], model)}
+    return make_stage("features", {"type": kind, **options}, upstream, content)
 
 
 def feature_run_options(kind: str, feats: dict) -> dict:
@@ -213,20 +233,33 @@ def feature_run_options(kind: str, feats: dict) -> dict:
     return options
 
 
-def samples_stage(name: str, spec: dict, data: dict) -> Stage:
-    """The samples stage of one database (also used for the DATA.tests databases)."""
+def database_stages(name: str, spec: dict, cfg: dict) -> tuple[Stage, Stage]:
+    """The samples and labels stages of one database (also DATA.tests and DATA.unlabelled).
+
+    samples: the checked audio, keyed by the load options, the file/start/end columns and every
+    audio file's content digest (so features follow what the audio is, not its name or time).
+    labels: samples plus the table's other columns, keyed by the samples key and the table's
+    digest: a label edit re-keys it (and the split) but never the samples or features.
+    """
+    data = cfg["DATA"]
     params = {k: spec.get(k) for k in LOAD_OPTIONS}
     params["path"] = os.path.abspath(spec["path"])
     if params["audio_path"]:
         params["audio_path"] = os.path.abspath(params["audio_path"])
     params.update(name=name, check_size=data["check_size"], skip_bad=data["skip_bad"])
-    return make_stage("samples", params)
+    content = database_content(name, params, cfg["EXP"]["root"])
+    audio = {k: v for k, v in content.items() if k != "table"}
+    samples = make_stage("samples", params, content=audio)
+    table = {"table": content["table"]} if "table" in content else content
+    return samples, make_stage("labels", params, (samples,), table)
 
 
 def plan_experiment(cfg: dict) -> ExperimentPlan:
     """Build the keyed stage instances for one resolved experiment config."""
     exp, data, feats = cfg["EXP"], cfg["DATA"], cfg["FEATS"]
-    samples = {name: samples_stage(name, data[name], data) for name in data["databases"]}
+    stages = {name: database_stages(name, data[name], cfg) for name in data["databases"]}
+    samples = {name: pair[0] for name, pair in stages.items()}
+    labels = {name: pair[1] for name, pair in stages.items()}
     features = []
     for kind in feats["type"]:
         for name in data["databases"]:
@@ -244,7 +277,7 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
             "traindevtest": exp["traindevtest"],
             "databases": {n: {k: data[n].get(k) for k in SPLIT_OPTIONS} for n in data["databases"]},
         },
-        tuple(samples.values()),
+        tuple(labels.values()),
     )
     from .segment import plan_segment
     from .separation import plan_baseline, plan_separate
@@ -301,7 +334,7 @@ def plan_experiment(cfg: dict) -> ExperimentPlan:
         explore=plan_explore(cfg, predict or split_table, features),
         segment=segment, predict=predict,
         selftrain=plan_selftrain(cfg, split_table, features),
-        ssl=plan_ssl(cfg, samples), separation=separation,
+        ssl=plan_ssl(cfg, labels), labels=labels, separation=separation,
     )  # fmt: skip
 
 

@@ -130,6 +130,7 @@ def build_view(context: Mapping[str, Any]) -> dict[str, Any]:
         "images": [_image(item) for item in context.get("images") or []],
         "config_yaml": _config_yaml(config) if config else None,
         "keys": [(str(k), str(v)) for k, v in (context.get("keys") or {}).items()],
+        "provenance": _provenance(context.get("provenance")),
         "tests": _tests(context.get("tests")),
         "explore": _explore(context.get("explore")),
         "sections": [_section(item) for item in context.get("sections") or []],
@@ -137,6 +138,19 @@ def build_view(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --- formatting -------------------------------------------------------------------------------
+
+
+def _provenance(record: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(what, value) rows of sauti.provenance.record: code, lock, libraries, data digests."""
+    if not record:
+        return []
+    sauti = record.get("sauti") or {}
+    rows = [("sauti", f"{sauti.get('version')} (commit {sauti.get('commit') or 'unknown'})")]
+    rows.append(("lock files", record.get("lock") or "none found"))
+    rows += [(name, str(v)) for name, v in (record.get("libraries") or {}).items()]
+    for name, digests in (record.get("inputs") or {}).items():
+        rows += [(f"database {name}: {k}", str(v)) for k, v in digests.items()]
+    return rows
 
 
 def fmt_metric(value: Any) -> str:

@@ -30,6 +30,7 @@ FEATURE_THREADS = 4
 #: and training holds the feature matrix, its scaled copy and the model's copy).
 MEMORY = {
     "samples": (600, 4),
+    "labels": (500, 8),
     "features_shard": (800, 8),
     "features": (500, 8),
     "split": (500, 8),
@@ -41,6 +42,7 @@ MEMORY = {
 #: Per rule: wall-time minutes of a small job; features_shard adds time per sample.
 RUNTIME = {
     "samples": 30,
+    "labels": 10,
     "features_shard": 10,
     "features": 10,
     "split": 10,

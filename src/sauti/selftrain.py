@@ -147,12 +147,14 @@ def plan_selftrain(cfg: dict, data_stage, features: list) -> SelftrainPlan | Non
     """samples, features and vad stages of the DATA.unlabelled databases, and one keyed
     `selftrain` stage per round: round 0 (teacher) reads the data table and features, round r
     also round r-1 and the pool's stages. None when SELFTRAIN.rounds is 0."""
-    from .plan import _feature_options, feature_stage, make_stage, samples_stage
+    from .plan import _feature_options, database_stages, feature_stage, make_stage
 
     section, data, exp, feats = cfg["SELFTRAIN"], cfg["DATA"], cfg["EXP"], cfg["FEATS"]
     if not section["rounds"]:
         return None
-    samples = {name: samples_stage(name, data[name], data) for name in data["unlabelled"]}
+    stages = {name: database_stages(name, data[name], cfg) for name in data["unlabelled"]}
+    samples = {name: pair[0] for name, pair in stages.items()}
+    labels = {name: pair[1] for name, pair in stages.items()}  # filter/mapping columns
     pool_features = [
         feature_stage(kind, cfg, stage) for kind in feats["type"] for stage in samples.values()
     ]
@@ -174,7 +176,7 @@ def plan_selftrain(cfg: dict, data_stage, features: list) -> SelftrainPlan | Non
         "unlabelled": {n: {k: data[n].get(k) for k in ("filter", "mapping")} for n in samples},
     }  # fmt: skip
     for r in range(1, int(section["rounds"]) + 1):
-        upstream = (rounds[-1], data_stage, *features, *samples.values(), *pool_features, *vads)
+        upstream = (rounds[-1], data_stage, *features, *labels.values(), *pool_features, *vads)
         rounds.append(make_stage("selftrain", {**student, "round": r}, upstream))
     return SelftrainPlan(samples, pool_features, vads, rounds)
 
@@ -199,11 +201,11 @@ class SelftrainInputs:
             out["previous"] = reg.path("selftrain", upstream.pop(0).key)
         data_stage = upstream.pop(0)
         out["split"] = reg.path(data_stage.stage, data_stage.key)
-        pools = {u.key for u in upstream if u.stage == "samples"}
+        pools = {u.upstream[0].key for u in upstream if u.stage == "labels"}  # their samples
         features = [u for u in upstream if u.stage == "features"]
         out["features"] = [reg.path("features", u.key) for u in features if u.upstream[0].key not in pools]  # fmt: skip
         if pools:
-            out["pool_samples"] = [reg.path("samples", u.key) for u in upstream if u.stage == "samples"]  # fmt: skip
+            out["pool_samples"] = [reg.path("labels", u.key) for u in upstream if u.stage == "labels"]  # fmt: skip
             out["pool_features"] = [reg.path("features", u.key) for u in features if u.upstream[0].key in pools]  # fmt: skip
             out["speech"] = [reg.path("vad", u.key) for u in upstream if u.stage == "vad"]
         return out

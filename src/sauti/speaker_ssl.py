@@ -94,11 +94,11 @@ def encoder_stage(cfg: dict):
     """The stage whose `encoders.pt` FEATS.type spkrec_ssl embeds with: the last round, or
     Stage I with `rounds: 0`. One clear error when the SSL section is off."""
     from .config import ConfigError
-    from .plan import samples_stage
+    from .plan import database_stages
 
     data = cfg["DATA"]
-    samples = {name: samples_stage(name, data[name], data) for name in data["databases"]}
-    plan = plan_ssl(cfg, samples)
+    labels = {name: database_stages(name, data[name], cfg)[1] for name in data["databases"]}
+    plan = plan_ssl(cfg, labels)
     if plan is None:
         raise ConfigError(
             "FEATS.type spkrec_ssl embeds with the experiment's self-supervised speaker encoder, "
@@ -141,7 +141,7 @@ class SSLRules:
 
     def pretrain_inputs(self, w) -> dict:
         ups = self.reg.stage("ssl_pretrain", w.key).upstream
-        return {"samples": [self.reg.path("samples", u.key) for u in ups]}
+        return {"samples": [self.reg.path("labels", u.key) for u in ups]}
 
     def round_inputs(self, w) -> dict:
         stage = self.reg.stage("ssl_round", w.key)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .data import ID, load_database, select_and_split, summary
+from .data import ID, audio_samples, read_database, select_and_split, summary, with_labels
+from .digests import check_unchanged
 from .drops import FILE as DROPS_FILE
 from .drops import DropLog
 from .drops import collect as collect_drops
@@ -29,15 +30,28 @@ log = logging.getLogger("sauti")
 # --------------------------------------------------------------------------- data
 
 
-def samples_stage(params: dict, out_path: str) -> None:
-    """Load one database into its samples table (audio checked, paths absolute)."""
+def samples_stage(params: dict, content: dict, root: str, out_path: str) -> None:
+    """One database's samples table: the audio checked (file, start, end, duration, db, row),
+    no labels (sauti.data.audio_samples). `content`: the digests in its key, checked again
+    after the audio was read (sauti.digests.check_unchanged)."""
+    name = params["name"]
     drops = DropLog("samples", Path(out_path).parent)  # drops.json and bad_audio.csv go there
-    table = load_database(params["name"], params, params["check_size"], params["skip_bad"], drops)
-    log.info(
-        "database %s: %d samples, %d files", params["name"], len(table), table["file"].nunique()
+    table = audio_samples(
+        name, read_database(name, params), params["check_size"], params["skip_bad"], drops
     )
+    log.info("database %s: %d samples, %d files", name, len(table), table["file"].nunique())
+    check_unchanged(name, params, root, content)
     drops.write()
     write_table(out_path, table)
+
+
+def labels_stage(samples_path: str, params: dict, content: dict, root: str, out_path: str) -> None:
+    """The samples table with the database table's other columns (labels, speaker ...) joined
+    back: what the split and the test stages select from."""
+    name = params["name"]
+    table = read_database(name, params)
+    check_unchanged(name, params, root, content)
+    write_table(out_path, with_labels(table, read_table(samples_path)))
 
 
 def split_stage(samples_paths: list[str], names: list[str], params: dict, out_path: str) -> None:
@@ -238,6 +252,9 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
         metrics = publish_comparison(inputs, params["config"], metrics, exp_dir)
     if "selftrain" in inputs:  # SELFTRAIN: the rounds beside the ordinary model's result
         metrics["selftrain"] = read_json(inputs["selftrain"])
+    from .provenance import record
+
+    metrics["provenance"] = record(params.get("inputs") or {})  # environment, code and data
     write_json(outputs["metrics"], metrics)
     from .config import to_yaml
 
@@ -256,6 +273,7 @@ def report_stage(inputs: dict, params: dict, outputs: dict) -> None:
         "drops": drops,
         "images": copied,
         "keys": params["keys"],
+        "provenance": metrics["provenance"],
         "model_type": params["config"]["MODEL"]["type"],
         "feature_types": params["config"]["FEATS"]["type"],
         "title": params["config"]["REPORT"].get("title"),

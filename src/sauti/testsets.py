@@ -64,13 +64,13 @@ def test_databases(cfg: dict) -> dict[str, dict]:
 
 
 def plan_tests(cfg: dict, train) -> dict:
-    """One keyed `test` stage per DATA.tests database (upstream: train, samples, features)."""
-    from .plan import feature_stage, make_stage, samples_stage
+    """One keyed `test` stage per DATA.tests database (upstream: train, labels, features)."""
+    from .plan import database_stages, feature_stage, make_stage
 
     exp, data, feats = cfg["EXP"], cfg["DATA"], cfg["FEATS"]
     tests = {}
     for name, spec in test_databases(cfg).items():
-        samples = samples_stage(name, spec, data)
+        samples, labels = database_stages(name, spec, cfg)
         features = [feature_stage(kind, cfg, samples) for kind in feats["type"]]
         params = {
             "name": name,
@@ -83,7 +83,7 @@ def plan_tests(cfg: dict, train) -> dict:
             **{k: spec.get(k) for k in SELECT_OPTIONS},
             "PLOT": {"format": cfg["PLOT"]["format"], "title": cfg["PLOT"]["title"]},
         }
-        tests[name] = make_stage("test", params, (train, samples, *features))
+        tests[name] = make_stage("test", params, (train, labels, *features))
     return tests
 
 
@@ -95,10 +95,10 @@ class TestInputs:
 
     def test(self, w) -> dict:
         reg = self.registry
-        train, samples, *features = reg.stage("test", w.key).upstream
+        train, labels, *features = reg.stage("test", w.key).upstream
         return {
             "model": reg.path("train", train.key, "model.joblib"),
-            "samples": reg.path("samples", samples.key),
+            "samples": reg.path("labels", labels.key),
             "features": [reg.path("features", f.key) for f in features],
         }
 

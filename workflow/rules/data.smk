@@ -1,7 +1,7 @@
 rule samples:
-    """One database -> its samples table (audio checked). Keyed by where the audio is."""
-    input:
-        REG.samples_input,
+    """One database -> its samples table (audio checked). Keyed by what the audio is: the
+    file/start/end columns and every audio file's content digest (no data file is an input:
+    Snakemake would judge it by its time)."""
     output:
         samples=f"{ROOT}/cache/samples/{{key}}/samples.parquet",
     log:
@@ -13,8 +13,32 @@ rule samples:
         runtime=REG.runtime("samples"),
     params:
         cfg=REG.params("samples"),
+        content=REG.content("samples"),
+        root=ROOT,
     script:
         "../scripts/samples.py"
+
+
+rule labels:
+    """A database's samples with the table's other columns (labels), keyed by the samples and
+    the table's digest: a label edit re-runs this and the split, never the features."""
+    input:
+        samples=REG.labels_samples,
+    output:
+        labels=f"{ROOT}/cache/labels/{{key}}/labels.parquet",
+    log:
+        f"{ROOT}/cache/labels/{{key}}/labels.log",
+    conda:
+        "../../envs/sauti.yaml"
+    resources:
+        mem_mb=REG.mem_mb("labels"),
+        runtime=REG.runtime("labels"),
+    params:
+        cfg=REG.params("labels"),
+        content=REG.content("labels"),
+        root=ROOT,
+    script:
+        "../scripts/labels.py"
 
 
 rule split:

@@ -3,10 +3,29 @@ rule report:
     input:
         unpack(REG.report_inputs),
     output:
-        report=f"{ROOT}/{{name}}/report.html",
-        metrics=f"{ROOT}/{{name}}/metrics.json",
-        predictions=f"{ROOT}/{{name}}/predictions.csv",
+        # report(): what `snakemake --report report.zip` shows, one category per experiment
+        report=report(
+            f"{ROOT}/{{name}}/report.html",
+            caption="../report/report.rst",
+            category="{name}",
+        ),
+        metrics=report(
+            f"{ROOT}/{{name}}/metrics.json",
+            caption="../report/metrics.rst",
+            category="{name}",
+        ),
+        predictions=report(
+            f"{ROOT}/{{name}}/predictions.csv",
+            caption="../report/predictions.rst",
+            category="{name}",
+        ),
         config=f"{ROOT}/{{name}}/config.yaml",
+        images=report(
+            directory(f"{ROOT}/{{name}}/images"),
+            patterns=["{plot}.png", "{plot}.svg"],
+            caption="../report/images.rst",
+            category="{name}",
+        ),
     log:
         f"{ROOT}/{{name}}/report.log",
     wildcard_constraints:

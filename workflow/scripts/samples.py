@@ -1,6 +1,6 @@
-"""Shim: load one database into its samples table (logic in sauti.stages)."""
+"""Shim: check one database's audio into its samples table (logic in sauti.stages)."""
 from sauti.runner import stage_logging
 from sauti.stages import samples_stage
 
 with stage_logging(snakemake.log[0], "samples"):  # noqa: F821
-    samples_stage(snakemake.params.cfg, snakemake.output.samples)  # noqa: F821
+    samples_stage(snakemake.params.cfg, snakemake.params.content, snakemake.params.root, snakemake.output.samples)  # noqa: F821

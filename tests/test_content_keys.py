@@ -1,0 +1,239 @@
+"""Content-addressed data and provenance, through Snakemake on real speech.
+
+The keys say what the data *is*: a recording replaced under its old name re-keys its database's
+samples and everything after; a `touch` changes nothing; a label edit re-runs the labels, split
+and model but never the features; putting the old CSV back (with its old time or a new one)
+finds the earlier results. The file digests live in <root>/cache/digests.sqlite, so an
+unchanged file is read once. `snakemake --report` shows the experiment's results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from workflow_support import output, planned_jobs, run_ok, small_table, snakemake, write
+
+from sauti import digests, versions
+from sauti.dag import registry_from_files
+from sauti.errors import SautiError
+from sauti.features import extract
+from sauti.fileio import read_table
+
+pytestmark = pytest.mark.workflow
+
+#: 8 speakers x 5 clips, both genders, real and espeak.
+SPEAKERS = ["allison", "june", "gcin_m", "gcin_f", "espeak_en-us_f1", "espeak_en-us_m1",
+            "espeak_de_f3", "espeak_de_m3"]  # fmt: skip
+
+
+def experiment(csv: Path, name: str = "exp", root: Path | None = None) -> dict:
+    return {
+        "EXP": {"name": name, "shards": 1, "root": str(root or csv.parent / "work" / "results")},
+        "DATA": {
+            "databases": ["own"],
+            "own": {"path": str(csv), "test_size": 25},
+            "target": "gender",
+            "labels": ["female", "male"],
+        },
+        "FEATS": {"type": ["os"], "set": "eGeMAPSv02"},
+        "MODEL": {"type": "svm"},
+        "EXPL": {"bias": False},
+    }
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory, demo_dir):
+    """A private copy of 40 real recordings (the tests replace and touch them) with a CSV of
+    relative paths, and one completed run."""
+    folder = tmp_path_factory.mktemp("own")
+    table = small_table(demo_dir, SPEAKERS)
+    (folder / "wav").mkdir()
+    names = []
+    for source in table["file"]:
+        target = folder / "wav" / Path(source).name
+        shutil.copy(source, target)
+        names.append(f"wav/{target.name}")
+    table["file"] = names
+    csv = folder / "own.csv"
+    table.to_csv(csv, index=False)
+    workdir = folder / "work"
+    workdir.mkdir()
+    configfile = write(workdir, experiment(csv))
+    run_ok(workdir, configfile)
+    return {"dir": folder, "csv": csv, "work": workdir, "config": configfile, "table": table}
+
+
+def results(own) -> Path:
+    return own["work"] / "results" / "exp"
+
+
+def test_touching_every_data_file_reruns_nothing(own):
+    for path in [own["csv"], *(own["dir"] / "wav").glob("*.wav")]:
+        os.utime(path)  # a new time, the same content
+    assert planned_jobs(own["work"], own["config"]) == {}
+
+
+def test_a_label_edit_reruns_labels_split_and_model_never_features(own):
+    original = own["dir"] / "original.csv"
+    shutil.copy2(own["csv"], original)  # keeps its time, for the cp -p test below
+    before = json.loads((results(own) / "metrics.json").read_text())
+    table = pd.read_csv(own["csv"])
+    row = table.index[table["gender"] == "female"][0]
+    table.loc[row, "gender"] = "male"
+    table.to_csv(own["csv"], index=False)
+    jobs = planned_jobs(own["work"], own["config"])
+    assert set(jobs) == {"labels", "split", "train", "evaluate", "report", "all"}
+    run_ok(own["work"], own["config"])
+    after = json.loads((results(own) / "metrics.json").read_text())
+    digest = after["provenance"]["inputs"]["own"]
+    assert digest["table"] != before["provenance"]["inputs"]["own"]["table"]
+    assert digest["audio"] == before["provenance"]["inputs"]["own"]["audio"]
+    # the old CSV back with its old time (cp -p): the earlier keys, only the report runs
+    shutil.copy2(original, own["csv"])
+    assert set(planned_jobs(own["work"], own["config"])) == {"report", "all"}
+    run_ok(own["work"], own["config"])
+    restored = json.loads((results(own) / "metrics.json").read_text())
+    assert restored["test"] == before["test"]
+    assert restored["provenance"]["inputs"] == before["provenance"]["inputs"]
+    # the same bytes written anew (plain cp): nothing at all
+    own["csv"].write_bytes(original.read_bytes())
+    assert planned_jobs(own["work"], own["config"]) == {}
+
+
+def test_a_replaced_recording_reruns_its_database_and_the_features_follow(own):
+    predictions = pd.read_csv(results(own) / "predictions.csv")
+    table = own["table"]
+    used = {Path(f).name for f in predictions["file"]}
+    train_female = next(
+        f for f, g in zip(table["file"], table["gender"], strict=True)
+        if g == "female" and Path(f).name not in used
+    )  # fmt: skip
+    male = next(f for f, g in zip(table["file"], table["gender"], strict=True) if g == "male")
+    target = own["dir"] / train_female
+    shutil.copy(own["dir"] / male, target)  # another recording under the same name
+    jobs = planned_jobs(own["work"], own["config"])
+    assert set(jobs) >= {"samples", "labels", "features", "split", "train", "evaluate", "report"}
+    run_ok(own["work"], own["config"])
+    after = pd.read_csv(results(own) / "predictions.csv")
+    proba = [c for c in after.columns if c.startswith("proba_")]
+    assert not after[proba].equals(predictions[proba]), "a new training clip changes the model"
+    # the cached features hold the new recording's values
+    registry = registry_from_files([str(own["config"])])
+    features = read_table(registry.path("features", registry.plans[0].features[0].key))
+    cached = features[features["file"] == str(target)].drop(columns=["file", "start", "end"])
+    fresh = extract("os", pd.DataFrame({"file": [str(target)], "start": [0.0], "end": [None]}),
+                    {"set": "eGeMAPSv02", "level": "functionals"}, progress=False)  # fmt: skip
+    pd.testing.assert_frame_equal(cached.reset_index(drop=True), fresh, check_dtype=False)
+
+
+def test_snakemake_report_lists_the_experiment_results(own, tmp_path):
+    zipped = tmp_path / "report.zip"
+    run_ok(own["work"], own["config"], "--report", str(zipped))
+    with zipfile.ZipFile(zipped) as archive:
+        names = archive.namelist()
+        page = archive.read("report/report.html").decode()
+    stored = [n for n in names if "/data/raw/" in n]
+    exp = results(own)
+    # the results section: one category named after the experiment, listing its files
+    assert f'"exp": {{"Other": ["{exp}/images/confusion_test.png"' in page
+    for wanted in ("report.html", "metrics.json", "predictions.csv", "confusion_test.png"):
+        assert any(n.endswith(wanted) for n in stored), (wanted, names)
+    caption = "The experiment's metrics (test, dev, runs, cross-validation)"
+    assert caption in page
+
+
+def test_a_library_version_rekeys_only_its_feature_type(own, monkeypatch):
+    """Stage keys carry the versions that compute them: another openSMILE re-keys the os
+    features (and what reads them), never the samples, labels or split."""
+    before = registry_from_files([str(own["config"])]).plans[0]
+    real = versions.version
+
+    def other_opensmile(name):
+        return "0.0.0-other" if name == "opensmile" else real(name)
+
+    monkeypatch.setattr(versions, "version", other_opensmile)
+    after = registry_from_files([str(own["config"])]).plans[0]
+    assert before.features[0].key != after.features[0].key
+    assert before.train.key != after.train.key
+    for stage in ("samples", "labels"):
+        assert getattr(before, stage)["own"].key == getattr(after, stage)["own"].key
+    assert before.split.key == after.split.key
+
+
+def test_a_yte_template_is_refused_with_one_line(own):
+    cfg = experiment(own["csv"], "templated")
+    cfg["__use_yte__"] = True
+    cfg["EXP"]["name"] = "?'templated'"
+    configfile = own["work"] / "templated.yaml"
+    configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    result = snakemake(own["work"], configfile, "--dry-run")
+    assert result.returncode != 0
+    lines = [line for line in output(result).splitlines() if "sauti: config error" in line]
+    assert len(lines) == 1 and "__use_yte__" in lines[0], output(result)[-2000:]
+    assert "Traceback" not in output(result)
+
+
+# --------------------------------------------------------------------------- the state file
+
+
+def test_an_unchanged_file_is_read_once_and_a_touch_keeps_its_digest(
+    tmp_path, demo_dir, monkeypatch
+):
+    wav = tmp_path / "a.wav"
+    shutil.copy(next((demo_dir / "wav").glob("*.wav")), wav)
+    reads = []
+    real = digests.hash_file
+    monkeypatch.setattr(digests, "hash_file", lambda p: reads.append(p) or real(p))
+    first = digests.DigestState(tmp_path).digests([str(wav)])
+    again = digests.DigestState(tmp_path).digests([str(wav)])  # a new process: the state file
+    assert first == again and len(reads) == 1
+    os.utime(wav, ns=(1, 1))
+    touched = digests.DigestState(tmp_path).digests([str(wav)])
+    assert touched == first and len(reads) == 2  # re-read once, same digest
+    wav.write_bytes(wav.read_bytes()[:-2] + b"\x01\x02")
+    assert digests.DigestState(tmp_path).digests([str(wav)]) != first
+    assert digests.DigestState(tmp_path).digests([str(tmp_path / "gone.wav")]) == {
+        str(tmp_path / "gone.wav"): digests.MISSING
+    }
+
+
+def test_two_processes_share_the_state_file(tmp_path, demo_dir):
+    files = sorted(str(p) for p in (demo_dir / "wav").glob("*.wav"))[:200]
+    code = (
+        "import sys; from sauti.digests import DigestState; "
+        "DigestState(sys.argv[1]).digests(sys.argv[2:])"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), *part])
+        for part in (files[::2], files[1::2], files)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    state = digests.DigestState(tmp_path)
+    found = state.digests(files)
+    assert len(state._load()) == len(files) and digests.MISSING not in found.values()
+    assert found == {f: digests.hash_file(f) for f in files}
+
+
+def test_a_job_stops_when_its_data_changed_after_planning(tmp_path, demo_dir):
+    from sauti.stages import samples_stage
+
+    table = small_table(demo_dir, ["allison", "june"], 2)
+    table.to_csv(tmp_path / "db.csv", index=False)
+    configfile = write(tmp_path, experiment(tmp_path / "db.csv"))
+    registry = registry_from_files([str(configfile)])
+    stage = registry.plans[0].samples["own"]
+    changed = tmp_path / "db.csv"
+    table.iloc[:3].to_csv(changed, index=False)  # a row gone after the DAG was built
+    out = tmp_path / "samples.parquet"
+    with pytest.raises(SautiError, match="changed while the workflow ran"):
+        samples_stage(stage.params, stage.content, registry.root, str(out))
+    assert not out.exists()
