@@ -471,6 +471,7 @@ TRANSLATED = {
     ("OPTIM", "n_estimators"): {"OPTIM.params.n_estimators": [50, 100]},
     ("OPTIM", "max_depth"): {"OPTIM.params.max_depth": [3, 6]},
     ("MODEL", "measure"): {"MODEL.measure": "uar"},
+    ("MODEL", "drop"): {"MODEL.drop": 0.1},
     ("FLAGS", "models"): {"GRID.MODEL.type": ["xgb", "svm"]},
     ("FLAGS", "features"): {"GRID.FEATS.type": [["praat"], ["os"]]},
     ("FLAGS", "balancing"): {"GRID.FEATS.balancing": [None, "ros"]},
@@ -1076,6 +1077,7 @@ def test_every_nkululeko_module_name_runs_its_sauti_command(module):
         ("FEATS", "balancing = smoteenn"),
         ("FEATS", "import_file = ['a.csv', 'b.csv']"),
         ("MODEL", "measure = eer"),
+        ("MODEL", "drop = [0.3, 0.4]"),
         ("MODEL", "loss = focal"),
         ("MODEL", "type = adm"),
         ("OPTIM", "search_strategy = halving_random"),
@@ -1098,3 +1100,9 @@ def test_database_split_strategy_dev_stops(tmp_path, demo_dir):
         ConfigError, match=r"\[DATA\] demo.split_strategy = 'dev': .* not supported yet"
     ):
         resolve(read_file(path), str(path))
+
+
+def test_augment_given_as_a_compose_string(tmp_path, demo_dir, capsys):
+    body = "[AUGMENT]\naugment = Compose([AddGaussianNoise(), Shift(p=0.5)])\n"
+    cfg, _ = convert(ini(tmp_path, demo_dir, body), capsys)
+    assert cfg["AUGMENT"]["augmentations"] == [{"type": "noise"}, {"type": "time_shift", "p": 0.5}]

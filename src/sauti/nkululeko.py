@@ -539,6 +539,12 @@ def loss(t, label, target, value):
     t.set(target, value)
 
 
+def dropout(t, label, target, value):
+    if isinstance(value, list | tuple):
+        _stop(t, label, value, "a dropout per hidden layer", hint="give one number")
+    t.set(target, value)
+
+
 def measure(t, label, target, value):
     if value in ("eer", "pcc"):
         _stop(t, label, value, f"the measure {value!r}")
@@ -594,6 +600,8 @@ TRADITIONAL = "Compose([AddGaussianNoise(min_amplitude=0.001, max_amplitude=0.05
 def augment_methods(t, label, target, value):
     """AUGMENT.augment = ['traditional', 'random_splice']: the augmentations sauti runs."""
     section = t.cfg["AUGMENT"]
+    if isinstance(value, str) and value.strip().startswith("Compose"):  # the transforms given here
+        section["augmentations"], value = value, ["traditional"]
     if isinstance(section.get("augmentations"), str):  # given after augment in the section
         augmentations(t, label, "AUGMENT.augmentations", section["augmentations"])
     out = list(section.get("augmentations") or [])
@@ -707,6 +715,7 @@ VIA = {
         layer,
         model_type,
         loss,
+        dropout,
         measure,
         scatter_method,
         augmentations,
