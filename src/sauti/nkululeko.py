@@ -123,16 +123,6 @@ class Translation:
         data = self.cfg.get("DATA")
         return database_keys(data) if isinstance(data, dict) else []
 
-    def note(self, where: str, key: str, value, why: str) -> None:
-        self.notes.append(f"{self.source}: {where} {key} = {value!r}: {why}")
-
-    def stop(self, where: str, key: str, value, why: str, hint: str | None = None):
-        from .config import ConfigError
-
-        raise ConfigError(
-            f"{self.source}: {where} {key} = {value!r}: {why} is not supported yet", hint=hint
-        )
-
 
 def translate(cfg: dict, source: str = "config") -> tuple[dict, list[str]]:
     """Apply the table to a config in sauti's nested form (DATA.<db> mappings).
@@ -220,19 +210,13 @@ def _apply(t: Translation, where: str, section: str, key: str, value, spec: dict
     if target.startswith("DATABASE."):
         target = own.rsplit(".", 1)[0] + "." + target.split(".", 1)[1]
     if "warn" in spec:
-        t.notes.append(f"{t.source}: {label} = {value!r}: {spec['warn']}")
+        _warn(t, label, value, spec["warn"])
     elif "stop" in spec:
         off = spec.get("unless", OFF)
         if value in off or str(value) in [str(o) for o in off]:
-            t.notes.append(
-                f"{t.source}: {label} = {value!r}: ignored ({spec['stop']} is not supported yet)"
-            )
+            _warn(t, label, value, f"ignored ({spec['stop']} is not supported yet)")
         else:
-            from .config import ConfigError
-
-            raise ConfigError(
-                f"{t.source}: {label} = {value!r}: {spec['stop']} is not supported yet"
-            )
+            _stop(t, label, value, spec["stop"])
     elif "via" in spec:
         VIA[spec["via"]](t, label, target, value)
     else:
