@@ -277,7 +277,7 @@ def _check_audio(
     n_files = table["file"].nunique()
     if small:
         log.warning("DATA.%s: %d files smaller than DATA.check_size dropped", name, len(small))
-        drops.record(name, f"smaller than DATA.check_size ({check_size} bytes)", small, n_files,
+        drops.record(name, f"DATA.check_size ({check_size} bytes: smaller files)", small, n_files,
                      unit="audio files", kind="selected")  # fmt: skip
     if problems:
         csv = drops.write_bad_audio(problems)

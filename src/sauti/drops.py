@@ -5,9 +5,10 @@ must not look like a run that used everything. Each stage that drops something w
 `drops.json` into its keyed cache folder (an empty list when it dropped nothing, so a re-run
 never leaves a stale one); the report stage collects the files of the experiment's stages into
 `<root>/<name>/drops.json` and the report's Data section, and `sauti run` prints the same lines
-at its end. Filters the user asked for (`DATA.<db>.filter`) are recorded as "selected", not as
-drops. Unusable audio files are also listed one per line, with their reason, in
-`bad_audio.csv` next to the samples stage's log.
+at its end. Filters the user asked for (`DATA.<db>.filter`, `check_size`, SELFTRAIN's
+`vad_threshold`) are recorded as kind "selected" (the rows they left out), not as drops.
+Unusable audio files are also listed one per line, with their reason, in `bad_audio.csv`
+next to the samples stage's log.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Drop:
     count: int
     total: int
     unit: str = "rows"  # rows | audio files | segments
-    kind: str = "dropped"  # dropped | selected (a filter the user asked for)
+    kind: str = "dropped"  # dropped | selected (left out by a filter the user asked for)
     examples: list[str] = field(default_factory=list)
 
     @property
@@ -46,8 +47,9 @@ class Drop:
         return self.kind == "dropped" and self.count > WARN_SHARE * self.total
 
     def line(self) -> str:
-        """'demo: 2 of 59 rows dropped (split): no 'gender' label, e.g. a.wav'."""
-        verb = "selected by" if self.kind == "selected" else "dropped:"
+        """'demo: 2 of 59 rows dropped: no 'gender' label [split], e.g. a.wav'; a filter the
+        user asked for reads 'left out by DATA.demo.filter ...'."""
+        verb = "left out by" if self.kind == "selected" else "dropped:"
         example = f", e.g. {self.examples[0]}" if self.examples else ""
         share = f" ({100 * self.count / self.total:.0f} %)" if self.warn else ""
         return (

@@ -493,7 +493,7 @@ def _drops(entries) -> list[dict[str, Any]]:
                 "stage": drop.stage,
                 "database": drop.database,
                 "reason": drop.reason,
-                "kind": drop.kind,
+                "kind": "filter" if drop.kind == "selected" else "dropped",
                 "count": f"{drop.count} of {drop.total} {drop.unit}",
                 "share": fmt_share(drop.count, drop.total),
                 "examples": ", ".join(drop.examples),
