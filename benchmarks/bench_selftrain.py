@@ -77,10 +77,10 @@ def execute(registry: Registry, stage) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     path = lambda s: registry.path(s.stage, s.key)  # noqa: E731
     if stage.stage == "samples":
-        stages.samples_stage(stage.params, stage.content, registry.root, str(out))
+        stages.samples_stage(stage.params, stage.content, str(out))
     elif stage.stage == "labels":
         labels_input = path(stage.upstream[0])
-        stages.labels_stage(labels_input, stage.params, stage.content, registry.root, str(out))
+        stages.labels_stage(labels_input, stage.params, stage.content, str(out))
     elif stage.stage == "split":
         names = [u.params["name"] for u in stage.upstream]
         stages.split_stage([path(u) for u in stage.upstream], names, stage.params, str(out))

@@ -94,6 +94,8 @@ def test_a_label_edit_reruns_labels_split_and_model_never_features(own):
     assert set(jobs) == {"labels", "split", "train", "evaluate", "report", "all"}
     run_ok(own["work"], own["config"])
     after = json.loads((results(own) / "metrics.json").read_text())
+    page = (results(own) / "report.html").read_text()
+    assert "database own: table" in page and after["provenance"]["inputs"]["own"]["table"] in page
     digest = after["provenance"]["inputs"]["own"]
     assert digest["table"] != before["provenance"]["inputs"]["own"]["table"]
     assert digest["audio"] == before["provenance"]["inputs"]["own"]["audio"]
@@ -233,7 +235,73 @@ def test_a_job_stops_when_its_data_changed_after_planning(tmp_path, demo_dir):
     stage = registry.plans[0].samples["own"]
     changed = tmp_path / "db.csv"
     table.iloc[:3].to_csv(changed, index=False)  # a row gone after the DAG was built
-    out = tmp_path / "samples.parquet"
+    out = Path(registry.path("samples", stage.key))
     with pytest.raises(SautiError, match="changed while the workflow ran"):
-        samples_stage(stage.params, stage.content, registry.root, str(out))
+        samples_stage(stage.params, stage.content, str(out))
     assert not out.exists()
+
+
+def test_audformat_digests_split_by_meaning(tmp_path, demo_dir):
+    """An audformat folder: a label edit changes only the table digest, a replaced recording
+    only the audio digest."""
+    audformat = pytest.importorskip("audformat")
+    wavs = (
+        sorted((demo_dir / "wav").glob("allison_*.wav"))[:2]
+        + sorted((demo_dir / "wav").glob("carlo_*.wav"))[:2]
+    )
+    folder = tmp_path / "db"
+    (folder / "audio").mkdir(parents=True)
+    for wav in wavs:
+        shutil.copy(wav, folder / "audio" / wav.name)
+    db = audformat.Database(name="tiny")
+    db.schemes["gender"] = audformat.Scheme("str", labels=["female", "male"])
+    db["files"] = audformat.Table(audformat.filewise_index([f"audio/{w.name}" for w in wavs]))
+    db["files"]["gender"] = audformat.Column(scheme_id="gender")
+    db["files"]["gender"].set(["female", "female", "male", "male"])
+    db.save(str(folder))
+    spec = {"path": str(folder), "type": "audformat"}
+    before = digests.database_content("tiny", spec, tmp_path)
+    assert set(before) == {"ids", "audio", "table"}
+    db["files"]["gender"].set(["male", "female", "male", "male"])
+    db.save(str(folder))
+    relabelled = digests.database_content("tiny", spec, tmp_path)
+    assert relabelled["table"] != before["table"]
+    assert relabelled["ids"] == before["ids"] and relabelled["audio"] == before["audio"]
+    shutil.copy(wavs[3], folder / "audio" / wavs[0].name)  # another recording, same name
+    replaced = digests.database_content("tiny", spec, tmp_path)
+    assert replaced["audio"] != relabelled["audio"]
+    assert replaced["ids"] == relabelled["ids"] and replaced["table"] == relabelled["table"]
+
+
+def test_a_local_model_folder_is_keyed_by_its_files(tmp_path, demo_dir):
+    """An embedding model given as a local folder: new weights under the same path re-key
+    its features (a hub name is keyed by its name)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "weights.bin").write_bytes(b"\0" * 64)
+    table = small_table(demo_dir, ["allison"], 2)
+    table.to_csv(tmp_path / "db.csv", index=False)
+    cfg = experiment(tmp_path / "db.csv")
+    cfg["FEATS"] = {"type": ["wav2vec2"], "wav2vec2.model": str(model)}
+    configfile = write(tmp_path, cfg)
+    first = registry_from_files([str(configfile)]).plans[0]
+    (model / "weights.bin").write_bytes(b"\1" * 64)
+    second = registry_from_files([str(configfile)]).plans[0]
+    assert first.features[0].key != second.features[0].key
+    assert first.samples["own"].key == second.samples["own"].key
+
+
+def test_provenance_names_lock_commit_and_libraries(tmp_path):
+    from sauti import provenance
+
+    assert provenance.lock_digest(tmp_path) is None  # no lock files: recorded as absent
+    (tmp_path / "base.txt").write_text("numpy==2.0.0 --hash=sha256:00\n")
+    first = provenance.lock_digest(tmp_path)
+    (tmp_path / "base.txt").write_text("numpy==2.0.1 --hash=sha256:00\n")
+    assert provenance.lock_digest(tmp_path) not in (None, first)
+    commit = provenance.git_commit()
+    if (provenance.CHECKOUT / ".git").exists():
+        assert len(commit.split("+")[0]) == 40
+    record = provenance.record({"db": {"audio": "x"}})
+    assert record["libraries"]["pandas"] and record["inputs"] == {"db": {"audio": "x"}}

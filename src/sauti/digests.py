@@ -187,27 +187,25 @@ def _unique(values) -> list[str]:
 
 
 def _audformat_ids(path: Path, spec: dict):
-    """file/start/end of an audformat folder's wanted tables, read as text with pandas/pyarrow
-    (importing audformat would cost every Snakemake start a second), and the folder's header
-    and table files. Relative file names resolve against the folder, as audformat does."""
+    """file/start/end of every table of an audformat folder that has a file column, read as
+    text with pandas (importing audformat would cost every Snakemake start a second), and the
+    folder's header and table files. All tables, not only the wanted ones: a superset can only
+    re-key too often, never miss a replaced file. Relative names resolve against the folder."""
     import pandas as pd
 
-    wanted = set(spec.get("files_tables") or []) | set(spec.get("target_tables") or [])
     tables = []
     table_files = [str(path / "db.yaml")] if (path / "db.yaml").exists() else []
     for file in sorted(path.glob("db.*.*")):
-        table, suffix = file.name[3:].rsplit(".", 1)
-        if suffix not in ("csv", "parquet"):
+        if file.suffix not in (".csv", ".parquet"):
             continue
         table_files.append(str(file))
-        if wanted and table not in wanted:
-            continue
-        frame = pd.read_parquet(file) if suffix == "parquet" else pd.read_csv(file, dtype=str)
+        frame = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file, dtype=str)
         frame = frame.reset_index() if "file" not in frame.columns else frame
         frame = frame.rename(columns=spec.get("colnames") or {})
-        tables.append(frame.reindex(columns=["file", "start", "end"]).astype(str))
+        if "file" in frame.columns:
+            tables.append(frame.reindex(columns=["file", "start", "end"]).astype(str))
     if not tables:
-        raise ValueError(f"no tables in {path}")
+        raise ValueError(f"no table with a file column in {path}")
     ids = pd.concat(tables, ignore_index=True)
     ids["file"] = [os.path.normpath(f if os.path.isabs(f) else path / f) for f in ids["file"]]
     return ids, table_files

@@ -30,11 +30,12 @@ log = logging.getLogger("sauti")
 # --------------------------------------------------------------------------- data
 
 
-def samples_stage(params: dict, content: dict, root: str, out_path: str) -> None:
+def samples_stage(params: dict, content: dict, out_path: str) -> None:
     """One database's samples table: the audio checked (file, start, end, duration, db, row),
     no labels (sauti.data.audio_samples). `content`: the digests in its key, checked again
     after the audio was read (sauti.digests.check_unchanged)."""
     name = params["name"]
+    root = _root(out_path)
     drops = DropLog("samples", Path(out_path).parent)  # drops.json and bad_audio.csv go there
     table = audio_samples(
         name, read_database(name, params), params["check_size"], params["skip_bad"], drops
@@ -45,13 +46,19 @@ def samples_stage(params: dict, content: dict, root: str, out_path: str) -> None
     write_table(out_path, table)
 
 
-def labels_stage(samples_path: str, params: dict, content: dict, root: str, out_path: str) -> None:
+def labels_stage(samples_path: str, params: dict, content: dict, out_path: str) -> None:
     """The samples table with the database table's other columns (labels, speaker ...) joined
     back: what the split and the test stages select from."""
     name = params["name"]
     table = read_database(name, params)
-    check_unchanged(name, params, root, content)
+    check_unchanged(name, params, _root(out_path), content)
     write_table(out_path, with_labels(table, read_table(samples_path)))
+
+
+def _root(out_path: str) -> Path:
+    """The experiment root of a keyed output, <root>/cache/<stage>/<key>/<file>: where the
+    digest state lives (sauti.digests)."""
+    return Path(out_path).parents[3]
 
 
 def split_stage(samples_paths: list[str], names: list[str], params: dict, out_path: str) -> None:

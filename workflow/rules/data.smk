@@ -14,7 +14,6 @@ rule samples:
     params:
         cfg=REG.params("samples"),
         content=REG.content("samples"),
-        root=ROOT,
     script:
         "../scripts/samples.py"
 
@@ -36,7 +35,6 @@ rule labels:
     params:
         cfg=REG.params("labels"),
         content=REG.content("labels"),
-        root=ROOT,
     script:
         "../scripts/labels.py"
 

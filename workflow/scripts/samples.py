@@ -3,4 +3,4 @@ from sauti.runner import stage_logging
 from sauti.stages import samples_stage
 
 with stage_logging(snakemake.log[0], "samples"):  # noqa: F821
-    samples_stage(snakemake.params.cfg, snakemake.params.content, snakemake.params.root, snakemake.output.samples)  # noqa: F821
+    samples_stage(snakemake.params.cfg, snakemake.params.content, snakemake.output.samples)  # noqa: F821
