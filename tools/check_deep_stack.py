@@ -13,9 +13,28 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from importlib import metadata
 
 PACKAGES = ("torch", "torchaudio", "speechbrain")
-HINT = "reinstall from the lock: make deep (requirements/deep.txt)"
+HINT = (
+    "install the locked versions: pip install --require-hashes --no-deps -r requirements/deep.txt"
+)
+
+
+def installed(name: str) -> str:
+    """The package with its installed version (from its metadata: works when import fails)."""
+    try:
+        return f"{name} {metadata.version(name)}"
+    except metadata.PackageNotFoundError:
+        return f"{name} (not installed)"
+
+
+def reason(err: BaseException) -> str:
+    """The innermost cause in one line: torchaudio wraps the loader's `undefined symbol` error
+    in a generic "Could not load this library"."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def main() -> int:
@@ -26,8 +45,7 @@ def main() -> int:
                 warnings.simplefilter("ignore")  # speechbrain warns about optional extras
                 module = importlib.import_module(name)
         except Exception as err:  # an ImportError, or an OSError from a shared library
-            reason = " ".join(str(err).split()) or type(err).__name__
-            print(f"deep stack broken: {name} does not import: {reason} ({HINT})")
+            print(f"deep stack broken: {installed(name)} does not import: {reason(err)} ({HINT})")
             return 1
         versions.append(f"{name} {getattr(module, '__version__', '?')}")
     print(f"deep stack OK: {', '.join(versions)}")
