@@ -130,9 +130,9 @@ SECTIONS = {
         demo.train = False
         demo.dev = False
         demo.limit_samples = False
-        demo.limit_samples_per_speaker = False
-        demo.min_duration_of_sample = 0
-        demo.max_duration_of_sample = 0
+        demo.limit_samples_per_speaker = 8
+        demo.min_duration_of_sample = 0.2
+        demo.max_duration_of_sample = 3.0
         demo.required = False
         demo.scale = False
         demo.reverse = False
@@ -418,6 +418,9 @@ TRANSLATED = {
     ("DATA", "filter"): {"DATA.demo.filter": [["language", "en"]]},
     ("DATA", "balance"): {"DATA.demo.balance": ["gender", "language"]},
     ("DATABASE", "absolute_path"): {"DATA.demo.absolute_path": False},
+    ("DATABASE", "limit_samples_per_speaker"): {"DATA.samples_per_speaker": 8},
+    ("DATABASE", "min_duration_of_sample"): {"DATA.min_length": 0.2},
+    ("DATABASE", "max_duration_of_sample"): {"DATA.max_length": 3.0},
     ("DATABASE", "split_strategy"): {"DATA.demo.split_strategy": ["allison", "kal"]},
     ("DATABASE", "test"): {"DATA.demo.split_strategy": ["allison", "kal"]},
     ("DATABASE", "tests_size"): {"DATA.demo.test_size": 25},
@@ -1106,3 +1109,13 @@ def test_augment_given_as_a_compose_string(tmp_path, demo_dir, capsys):
     body = "[AUGMENT]\naugment = Compose([AddGaussianNoise(), Shift(p=0.5)])\n"
     cfg, _ = convert(ini(tmp_path, demo_dir, body), capsys)
     assert cfg["AUGMENT"]["augmentations"] == [{"type": "noise"}, {"type": "time_shift", "p": 0.5}]
+
+
+def test_per_database_limit_with_two_databases_stops(tmp_path, demo_dir):
+    body = (
+        "[EXP]\nname = nk\n[DATA]\ndatabases = ['a', 'b']\na = {demo}\nb = {demo}\n"
+        "a.limit_samples_per_speaker = 8\n"
+    )
+    path = ini(tmp_path, demo_dir, body)
+    with pytest.raises(ConfigError, match=r"a.limit_samples_per_speaker = 8: .* not supported yet"):
+        resolve(read_file(path), str(path))

@@ -320,6 +320,15 @@ def zero_is_none(t, label, target, value):
     t.set(target, None if value in (0, 0.0, False) else value)
 
 
+def only_database(t, label, target, value):
+    """A per-database limit is the experiment's own when the experiment has one database."""
+    if value in OFF or value is False:
+        return
+    if len(t.cfg["DATA"].get("databases") or []) != 1:
+        _stop(t, label, value, "a per-database limit with several databases")
+    zero_is_none(t, label, target, value)
+
+
 def filter_form(t, label, target, value):
     """[col, val], [[col, val, ...]], [[col, [val, ...]]] and {col: val or [vals]} -> sauti's
     [[col, val, ...], ...] (a row is kept when its column has one of the values)."""
@@ -682,6 +691,7 @@ VIA = {
         folder,
         root_folders,
         zero_is_none,
+        only_database,
         filter_form,
         filter_all_databases,
         balance_list,
