@@ -238,6 +238,10 @@ def test_workflow_student_beats_teacher_and_new_rounds_only(tmp_path, demo_dir):
     assert (exp / "selftrain" / "rounds.png").stat().st_size > 1000
     table = pd.read_csv(exp / "selftrain" / "rounds.csv")
     assert list(table["n_kept"].fillna(0)) == [0, 50, 50]
+    # the pool's own filter is accounted for once (round 1), as "left out by" it, not as drops
+    pool = [d for d in json.loads((exp / "drops.json").read_text()) if d["stage"] == "selftrain"]
+    assert pool and {(d["database"], d["kind"]) for d in pool} == {("pool", "selected")}
+    assert any(d["reason"].startswith("DATA.pool.filter") for d in pool)
 
     more = copy.deepcopy(cfg)
     more["SELFTRAIN"]["rounds"] = 3

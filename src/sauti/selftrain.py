@@ -370,9 +370,10 @@ def vad_stage(samples_path: str, params: dict, out_path: str) -> None:
     write_table(out_path, table)
 
 
-def pool_table(samples_paths, feature_paths, speech_paths, params: dict):
+def pool_table(samples_paths, feature_paths, speech_paths, params: dict, drops=None):
     """The unlabelled databases' rows (their own filter, mapping and the length limits) with
-    truth (NaN where unknown), speaker and speech ratio, and their feature matrix."""
+    truth (NaN where unknown), speaker and speech ratio, and their feature matrix. What the
+    filter and the length limits leave out goes to `drops` (a sauti.drops.DropLog)."""
     from .data import _filter_length, _filter_rows
     from .stages import feature_matrix
 
@@ -382,8 +383,8 @@ def pool_table(samples_paths, feature_paths, speech_paths, params: dict):
         table = read_table(path)
         name = str(table["db"].iloc[0])
         spec = params["unlabelled"][name]
-        table = _filter_rows(name, table, spec.get("filter") or [])
-        table = _filter_length(table, params)
+        table = _filter_rows(name, table, spec.get("filter") or [], drops)
+        table = _filter_length(table, params, drops)
         if target in table.columns:
             truth = table[target]
             if params["type"] == "classification":
@@ -419,6 +420,7 @@ def round_stage(inputs: dict, params: dict, out_dir: str) -> None:
     """One self-training round (round 0: the teacher). See the module docstring."""
     import joblib
 
+    from .drops import DropLog
     from .fileio import atomic_path
     from .stages import feature_matrix
 
@@ -445,7 +447,8 @@ def round_stage(inputs: dict, params: dict, out_dir: str) -> None:
         previous = Path(inputs["previous"]).parent
         bundle = joblib.load(previous / "model.joblib")
         teacher = Model(bundle["scaler"], bundle["model"], bundle["fit_params"], bundle["labels"])
-        pool, PX = pool_table(inputs["pool_samples"], inputs["pool_features"], inputs["speech"], params)  # fmt: skip
+        drops = DropLog("selftrain", out) if r == 1 else None  # the pool is the same each round
+        pool, PX = pool_table(inputs["pool_samples"], inputs["pool_features"], inputs["speech"], params, drops)  # fmt: skip
         PX = PX[list(X.columns)]
         old = read_table(previous / "pseudo.parquet")
         old = old[old["kept"].astype(bool)] if len(old) else old
@@ -454,6 +457,11 @@ def round_stage(inputs: dict, params: dict, out_dir: str) -> None:
         pseudo, conf = confidence(teacher, PX, pool["speaker"].to_numpy(), kind, teacher_rows, params, seed + r)  # fmt: skip
         pool_rows = pool[[*ID, "db", "speaker", "truth", "speech_ratio"]].assign(pseudo=pseudo, confidence=conf)  # fmt: skip
         pool_rows["kept"] = select(pool_rows, float(params["keep"]), float(params["vad_threshold"]))
+        if drops is not None:
+            quiet = pool_rows["speech_ratio"] < float(params["vad_threshold"])
+            reason = f"SELFTRAIN.vad_threshold {params['vad_threshold']} (speech ratio below it)"
+            drops.record_rows(pool_rows, quiet, reason, "selected")
+            drops.write()
         kept = pool_rows["kept"].to_numpy()
         SX, Sy, Sspk = _training_rows(
             X[train], y[train], speakers[train], pool_rows[kept], pool, PX
