@@ -183,3 +183,23 @@ def test_segment_records_recordings_without_speech(demo_table, tmp_path):
     assert (entry["stage"], entry["count"], entry["total"]) == ("segment", 1, 2)
     assert entry["reason"] == "no speech of SEGMENT.min_length (0.2 s)"
     assert entry["examples"] == ["quiet.wav"]
+
+
+def test_extra_test_database_records_what_it_leaves_out(demo):
+    """DATA.tests: rows of a test database without a label, or with a label outside
+    DATA.labels, are recorded by its test stage as the split records its own."""
+    from sauti.testsets import select_test_data
+
+    table = demo.copy()
+    table.loc[[0, 1], "gender"] = np.nan
+    table.loc[[2], "gender"] = "child"
+    params = {"name": "demo", "target": "gender", "labels": ["female", "male"],
+              "type": "classification", "min_length": None, "max_length": None,
+              "mapping": {}, "filter": []}  # fmt: skip
+    drops = DropLog("test")
+    data = select_test_data(table, params, ["female", "male"], drops)
+    assert [(d.reason, d.count) for d in drops.entries] == [
+        ("no 'gender' label", 2),
+        ("label not in DATA.labels", 1),
+    ]
+    assert len(data) == len(demo) - 3

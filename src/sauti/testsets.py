@@ -23,6 +23,7 @@ import pandas as pd
 
 from .config import DB_NAME, ConfigError, _db_properties
 from .data import ID, _filter_length, _filter_rows, _prepare_target
+from .drops import DropLog
 from .errors import SautiError
 from .fileio import publish_images, read_json, read_table, write_json, write_table
 
@@ -115,17 +116,23 @@ class TestInputs:
 # --------------------------------------------------------------------------- the stage
 
 
-def select_test_data(table: pd.DataFrame, params: dict, labels) -> pd.DataFrame:
+def select_test_data(
+    table: pd.DataFrame, params: dict, labels, drops: DropLog | None = None
+) -> pd.DataFrame:
     """The test database's rows with the experiment's selection: its own filter and mapping,
-    then DATA.labels and min/max_length; labels the model never saw are an error."""
+    then DATA.labels and min/max_length; labels the model never saw are an error. What is
+    left out goes to `drops` (sauti.drops), as in the split."""
     name = params["name"]
-    table = _filter_rows(name, table, params.get("filter") or [])
-    table = _prepare_target(name, table, params, params.get("mapping") or {})
+    table = _filter_rows(name, table, params.get("filter") or [], drops)
+    table = _prepare_target(name, table, params, params.get("mapping") or {}, drops)
     target = params["target"]
     if params["type"] == "classification" and params["labels"] != "all":
         wanted = {str(label) for label in params["labels"]}
-        table = table[table[target].isin(wanted)]
-    table = _filter_length(table, params)
+        keep = table[target].isin(wanted)
+        if drops is not None:
+            drops.record_rows(table.assign(db=name), ~keep, "label not in DATA.labels")
+        table = table[keep]
+    table = _filter_length(table, params, drops)
     if table.empty:
         raise SautiError(
             f"DATA.tests: database '{name}' has no samples left after the label, filter and length selection",
@@ -168,7 +175,9 @@ def test_stage(
 
     bundle = load_bundle(model_path)
     task, labels = bundle["type"], bundle["labels"]
-    data = select_test_data(read_table(samples_path), params, labels)
+    drops = DropLog("test", out_dir)
+    data = select_test_data(read_table(samples_path), params, labels, drops)
+    drops.write()
     features = feature_matrix(data, feature_paths, bundle["feature_types"])
     predictions = evaluate_bundle(bundle, data, features)
     metrics = {
