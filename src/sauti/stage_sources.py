@@ -50,6 +50,9 @@ STAGE_SOURCES = {
     "ssl_pretrain": _SSL,
     "ssl_round": _SSL,
     "ssl_eval": _SSL,
+    "separate_train": ("separation.py", "deep/separator.py", "deep/pretrained_separator.py"),
+    "separate": ("separation.py", "deep/separator.py", "deep/pretrained_separator.py"),
+    "resample": ("resample.py", "audio.py"),
 }
 
 

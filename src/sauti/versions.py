@@ -46,6 +46,9 @@ STAGE_LIBRARIES = {
     "ssl_pretrain": ("torch", "speechbrain"),
     "ssl_round": ("torch", "speechbrain"),
     "ssl_eval": ("torch", "speechbrain"),
+    "separate_train": ("torch", "fast-bss-eval"),
+    "separate": ("torch", "speechbrain", "fast-bss-eval"),
+    "resample": ("soundfile", "soxr", "librosa"),
 }
 #: Neural model types: their train stage also depends on torch.
 TORCH_MODELS = (*NEURAL_CLASSIFIERS, *NEURAL_REGRESSORS)
