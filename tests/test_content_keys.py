@@ -305,3 +305,12 @@ def test_provenance_names_lock_commit_and_libraries(tmp_path):
         assert len(commit.split("+")[0]) == 40
     record = provenance.record({"db": {"audio": "x"}})
     assert record["libraries"]["pandas"] and record["inputs"] == {"db": {"audio": "x"}}
+
+
+def test_a_corrupt_state_file_only_costs_rehashing(tmp_path, demo_dir):
+    wav = next((demo_dir / "wav").glob("*.wav"))
+    state_file = tmp_path / "cache" / digests.STATE_FILE
+    state_file.parent.mkdir()
+    state_file.write_bytes(b"not a database" * 100)
+    found = digests.DigestState(tmp_path).digests([str(wav)])
+    assert found == {str(wav): digests.hash_file(wav)}

@@ -69,14 +69,19 @@ class DigestState:
         return connection
 
     def _load(self) -> dict[str, tuple[int, int, int, str]]:
+        """The stored rows; an unreadable state file counts as empty (files are re-hashed:
+        slower, never wrong)."""
         if self._known is None:
             self._known = {}
             if self.path.exists():
-                with self._closing() as connection:
-                    rows = connection.execute(
-                        "SELECT path, size, mtime_ns, inode, digest FROM digests"
-                    )
-                    self._known = {row[0]: tuple(row[1:]) for row in rows}
+                try:
+                    with self._closing() as connection:
+                        rows = connection.execute(
+                            "SELECT path, size, mtime_ns, inode, digest FROM digests"
+                        )
+                        self._known = {row[0]: tuple(row[1:]) for row in rows}
+                except (sqlite3.Error, OSError):
+                    self._known = {}
         return self._known
 
     def _closing(self):
@@ -119,7 +124,7 @@ class DigestState:
                 connection.executemany(
                     "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)", rows
                 )
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError):
             pass
 
 
