@@ -51,6 +51,9 @@ class TrainSettings:
     remix: bool = False
     device: str = "cpu"
     seed: int = 42
+    # CPU threads: 1, like every Snakemake job here; torch's default (all cores) is several
+    # times slower on a shared machine, where the threads wait for each other
+    threads: int = 1
 
 
 def _torch():
@@ -172,6 +175,7 @@ def train(voices: list, backgrounds: list, size: dict, settings: TrainSettings, 
     network (on the CPU, eval mode) and a history dict (loss per step, steps per second).
     `net`: start from these weights instead of a new network."""
     torch = _torch()
+    torch.set_num_threads(max(1, int(settings.threads)))
     seed_everything(settings.seed)
     device = resolve_device(settings.device, "SEPARATE.device")
     net = (net or build_unet(int(size["channels"]), int(size["depth"]))).to(device)
