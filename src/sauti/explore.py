@@ -33,7 +33,8 @@ log = logging.getLogger("sauti.explore")
 #: it; speaker-independent splits are sauti's answer to that. List it in EXPL.bias_columns to
 #: test it anyway.
 NOT_TESTED = {"file", "start", "end", "split", "db", "speaker", "augmented_from", "duration_s",
-              "source_start", "source_end"}  # fmt: skip
+              "source_start", "source_end", "separated_from", "separated_from_start",
+              "separated_from_end"}  # fmt: skip
 #: Pair plots are drawn for columns with at most this many categories (the table has them all).
 MAX_PLOTTED_CATEGORIES = 20
 #: "medium" effect thresholds: Cramér's V (df=1; scaled below), epsilon², |r|.
