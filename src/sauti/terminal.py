@@ -29,7 +29,9 @@ from . import progress, runs
 _ERROR_LINE = re.compile(r"\bERROR sauti: (.*)$")
 #: Snakemake's informative lines a sauti run keeps (everything else is in Snakemake's log file).
 _KEEP_INFO = ("Nothing to be done",)
-_JOB_COUNTS = "jobs to run:"
+#: Snakemake's error text about a failed job (a script's exit status, a `run:` block's
+#: StageFailed from sauti.runner, the closing summary): the job_error record says it shorter.
+_JOB_FAILURE_TEXT = ("CalledProcessError", "StageFailed", "job execution failed")
 
 
 @dataclass
@@ -155,7 +157,7 @@ class TerminalView:
             if "LockException" in text or "cannot be locked" in text:
                 self._print(runs.lock_message(os.getcwd()), "bold red")
                 self.stopped_by = "lock"
-            elif "CalledProcessError" in text or "job execution failed" in text:
+            elif any(mark in text for mark in _JOB_FAILURE_TEXT):
                 pass  # a job's failure: reported from its job_error record, full text in the log
             elif not self.failed and not self.stopped_by:
                 # (after a failed job, Snakemake's follow-up text is in its log only)
