@@ -8,9 +8,12 @@ pitch, 200 speakers) with soundfile into a temporary folder, plus its CSV, and t
 `snakemake -n` (DAG built, nothing run) for an experiment with two feature types and
 `EXP.shards: auto`, measuring wall time and peak RSS of the Snakemake process. The dry runs
 happen once before any audio exists (which shows the DAG never opens an audio file) at
-several database sizes, and once with the audio written. Then it times the samples stage
-alone, the first job that does read the audio (it checks every file). Writes
-benchmarks/results/dag_scale.md.
+several database sizes, and twice with the audio written: first with an empty digest state
+(sauti.digests hashes every file), then with the warm state file (only stat calls), which is
+what every later Snakemake start pays. The first-hashing throughput is measured in-process on
+the same files (just written, so read from the page cache: the hash's own speed). Then it
+times the samples stage alone, the first job that does read the audio (it checks every file).
+Writes benchmarks/results/dag_scale.md.
 """
 
 from __future__ import annotations
@@ -29,14 +32,16 @@ import pandas as pd
 import soundfile
 import yaml
 
-from sauti import scaling, snakemake_cli
+from sauti import digests, scaling, snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000
-#: Runs the command given as arguments; prints the children's peak RSS (KB) on its last line.
+#: Runs the command given as arguments; prints the children's peak RSS (KB) and CPU seconds
+#: (user + system: unlike wall time, hardly changed by other processes) on its last line.
 RSS_WRAPPER = (
     "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); "
     "sys.exit(code)"
 )
 
@@ -79,17 +84,18 @@ def experiment(workdir: Path, csv: Path) -> Path:
     return path
 
 
-def measured(command: list[str]) -> tuple[float, float, str]:
-    """(wall s, peak RSS MB, output) of one run of `command`."""
+def measured(command: list[str], env: dict | None = None) -> tuple[float, float, str, float]:
+    """(wall s, peak RSS MB, output, CPU s) of one run of `command`."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", RSS_WRAPPER, *command], capture_output=True, text=True
+        [sys.executable, "-c", RSS_WRAPPER, *command], capture_output=True, text=True, env=env
     )
     elapsed = time.perf_counter() - started
-    *output, rss = result.stderr.rstrip().rsplit("\n", 1)
+    *output, last = result.stderr.rstrip().rsplit("\n", 1)
+    rss, cpu = last.split()
     if result.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{result.stdout[-2000:]}{output[0][-2000:]}")
-    return elapsed, int(rss) / 1024, result.stdout + "\n".join(output)
+    return elapsed, int(rss) / 1024, result.stdout + "\n".join(output), float(cpu)
 
 
 def main() -> None:
@@ -97,21 +103,30 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=1.0, help="length of each clip")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/dag_scale.md")
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        help="another sauti checkout (e.g. `git archive` of an older commit): its dry run on the "
+        "same files is one more row",
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="sauti-dag-scale-") as tmp:
         tmp = Path(tmp)
 
-        def dry_run(csv: Path, label: str) -> None:
+        def dry_run(csv: Path, label: str, checkout: Path | None = None) -> None:
             rows_in_db = len(pd.read_csv(csv))
-            elapsed, rss, output = measured(
-                snakemake_cli.command(experiment(tmp, csv), tmp, "-n", "--quiet", "rules")
-            )
+            command = snakemake_cli.command(experiment(tmp, csv), tmp, "-n", "--quiet", "rules")
+            env = None
+            if checkout:  # the other checkout's Snakefile and package
+                command[command.index("--snakefile") + 1] = str(checkout / "Snakefile")
+                env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
+            elapsed, rss, output, cpu = measured(command, env)
             jobs = snakemake_cli.job_counts(output)
             shards = f"{scaling.auto_shards(rows_in_db)} / {scaling.auto_shards(rows_in_db, False)}"
             rows.append(
                 f"| {rows_in_db:,} | {label} | {shards} | {sum(jobs.values())} | "
-                f"{elapsed:.1f} | {rss:.0f} |"
+                f"{elapsed:.1f} | {cpu:.1f} | {rss:.0f} |"
             )
             print(rows[-1], flush=True)
 
@@ -122,9 +137,18 @@ def main() -> None:
         started = time.perf_counter()
         write_audio(tmp, pd.read_csv(csv), args.seconds)
         written = time.perf_counter() - started
-        dry_run(csv, f"with {args.files:,} wav files")
+        dry_run(csv, f"with {args.files:,} wav files, digest state empty (hashes all)")
+        dry_run(csv, f"with {args.files:,} wav files, digest state warm")
+        if args.compare_with:
+            label = f"with {args.files:,} wav files, {args.compare_with.name} (no digests)"
+            dry_run(csv, label, args.compare_with.resolve())
+        files = [str(tmp / f) for f in pd.read_csv(csv)["file"]]
+        megabytes = sum(os.path.getsize(f) for f in files) / 1e6
+        started = time.perf_counter()
+        digests.DigestState(tmp / "hash-throughput").digests(files)
+        hashing = time.perf_counter() - started
         # the samples job is the first that reads audio: it checks every file
-        samples_s, samples_rss, _ = measured(
+        samples_s, samples_rss, _, _ = measured(
             snakemake_cli.command(experiment(tmp, csv), tmp, "-j1", "--until", "samples")
         )
     text = "\n".join(
@@ -135,15 +159,21 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.1f} · {time.strftime('%Y-%m-%d %H:%M')}",
             "",
             "Experiment: FEATS.type [os, praat], EXP.shards auto, svm. Peak RSS: the largest process "
-            "(Snakemake, or the job it ran). Jobs = every job of the DAG.",
+            "(Snakemake, or the job it ran). Jobs = every job of the DAG. CPU: user + system "
+            "seconds of the Snakemake process, the fairer figure on a busy machine.",
             "",
-            "| rows | audio | shards (os / praat) | jobs | wall (s) | peak RSS (MB) |",
-            "|---:|---|---:|---:|---:|---:|",
+            "| rows | audio | shards (os / praat) | jobs | wall (s) | CPU (s) | peak RSS (MB) |",
+            "|---:|---|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"Writing the {args.files:,} clips ({args.seconds:g} s each) took {written:.0f} s; "
             f"the samples job alone (reads and checks every file) took {samples_s:.1f} s "
             f"(peak RSS {samples_rss:.0f} MB, Snakemake start-up included).",
+            "",
+            f"First hashing (sauti.digests, xxh3-128, one process, files in the page cache): "
+            f"{megabytes:,.0f} MB in {len(files):,} files took {hashing:.2f} s = "
+            f"{megabytes / hashing:,.0f} MB/s, {len(files) / hashing:,.0f} files/s "
+            "(stat, read, hash and one SQLite transaction).",
         ]
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
