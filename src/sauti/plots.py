@@ -2,8 +2,10 @@
 
 Why these choices: the Agg backend is forced because rules run headless on clusters; every file
 goes through atomic_path so an interrupted job never leaves a truncated image that Snakemake
-would treat as done; every figure is closed at once because a long experiment draws hundreds
-and pyplot keeps open figures alive.
+would treat as done. Figures are made with matplotlib's object API (`new_figure`), never
+pyplot: the light rules run as threads inside the Snakemake process (`run:` blocks), and
+pyplot's current-figure registry is global state that two plotting jobs at once would share;
+a `Figure` nobody registered is freed like any object (no close needed, nothing kept alive).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (must follow the backend choice)
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402  (must follow the backend choice)
 
 from .errors import SautiError  # noqa: E402
 from .fileio import atomic_path  # noqa: E402
@@ -23,6 +25,12 @@ from .metrics import ccc  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
 _DPI = 150
+
+
+def new_figure(figsize: tuple[float, float]):
+    """(figure, axes) outside pyplot's registry, safe to draw in several threads at once."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def confusion_matrix_plot(
@@ -39,7 +47,7 @@ def confusion_matrix_plot(
         100.0 * counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0
     )
     size = max(4.0, 0.9 * len(labels) + 2.0)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = new_figure((size, size))
     ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
     for row in range(counts.shape[0]):
         for col in range(counts.shape[1]):
@@ -62,7 +70,7 @@ def regression_scatter_plot(truth, pred, path, title: str, fmt: str = "png") -> 
     """
     truth = np.asarray(truth, dtype=float)
     pred = np.asarray(pred, dtype=float)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = new_figure((5, 5))
     ax.scatter(truth, pred, s=12, alpha=0.6)
     low = float(min(truth.min(), pred.min()))
     high = float(max(truth.max(), pred.max()))
@@ -78,7 +86,7 @@ def runs_plot(
 ) -> Path:
     """Box plot with every run's value as a point, to show the seed-to-seed spread (runs > 1)."""
     values = np.asarray(values, dtype=float)
-    fig, ax = plt.subplots(figsize=(3.5, 4.5))
+    fig, ax = new_figure((3.5, 4.5))
     ax.boxplot(values, widths=0.5)
     jitter = np.random.default_rng(0).uniform(-0.08, 0.08, size=len(values))
     ax.scatter(1 + jitter, values, s=18, zorder=3)
@@ -92,7 +100,7 @@ def cv_folds_plot(fold_values: Sequence[float], path, title: str, fmt: str = "pn
     """One bar per cross-validation fold and a line at their mean, to spot an outlier fold."""
     values = np.asarray(fold_values, dtype=float)
     folds = np.arange(1, len(values) + 1)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(values) + 2.0), 4))
+    fig, ax = new_figure((max(4.0, 0.5 * len(values) + 2.0), 4))
     ax.bar(folds, values, color="tab:blue")
     ax.axhline(values.mean(), color="tab:red", linestyle="--", label=f"mean {values.mean():.3f}")
     ax.set_xticks(folds)
@@ -115,4 +123,7 @@ def _save(fig, path, fmt: str) -> Path:
             fig.savefig(tmp, format=fmt, dpi=_DPI)
         return path
     finally:
-        plt.close(fig)
+        if fig.canvas.manager is not None:  # a pyplot figure (explore_plots): drop it from pyplot
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)

@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from tqdm import tqdm
 
-#: Where this process's bars report to (set by `sauti.runner.stage_logging` for a job's stage).
-_status_path: Path | None = None
+#: Where a thread's bars report to (set by `sauti.runner.stage_logging` for a job's stage); per
+#: thread because the light jobs run as threads of the Snakemake process, each with its own file.
+_target = threading.local()
 
 
 def report_to(path: str | Path | None) -> None:
-    """Send the status line of every following bar to `path` (None: log file only)."""
-    global _status_path
-    _status_path = Path(path) if path is not None else None
+    """Send the status line of every following bar of this thread to `path` (None: log only)."""
+    _target.path = Path(path) if path is not None else None
 
 
 def status_path_for(log_path: str | Path) -> Path:
@@ -62,13 +63,14 @@ class _Bar(tqdm):
 
     def display(self, msg=None, pos=None):
         shown = super().display(msg, pos)
-        if _status_path is not None:
+        status_path = getattr(_target, "path", None)
+        if status_path is not None:
             info = self.format_dict
             line = status_line(
                 info["n"], info["total"], info["prefix"] or "", info["unit"], info["rate"],
                 info["postfix"],
             )  # fmt: skip
-            _write_status(_status_path, line)
+            _write_status(status_path, line)
         return shown
 
 

@@ -6,36 +6,92 @@ job's log instead of interleaving on the terminal of a -j8 run. The terminal vie
 logger plugin, `sauti.terminal`) reads the job's error line (`ERROR sauti: ...`) from the log
 and its progress from `<log>.progress`, so the job itself prints nothing on the terminal: the
 message appears once, with the stage and the log's path, and a crash's traceback stays in the log.
+
+Jobs in threads: the light rules (split, evaluate, report, the summaries) run inside the
+Snakemake process (`run:` blocks, `force-use-threads`), so several jobs may log at once in one
+process. With `in_thread=True` each job's records reach only its own log (a handler filtered by
+the job's thread), its stderr too (`sys.stderr` becomes a router keyed by thread, installed
+once), and a failure raises `StageFailed` for Snakemake to record instead of ending the process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import threading
 import time
 
 from . import progress
 from .errors import SautiError
 
 
+class StageFailed(Exception):
+    """A job run in a thread failed; its one-line reason is already in the job's log."""
+
+
+class _ThreadStderr:
+    """`sys.stderr` of a process whose jobs run in threads: a job thread's writes go to its log,
+    every other thread's to the real stderr."""
+
+    def __init__(self, real):
+        self.real = real
+        self.targets: dict[int, object] = {}
+
+    def _target(self):
+        return self.targets.get(threading.get_ident(), self.real)
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name):  # isatty, encoding, fileno ... of where this thread writes
+        return getattr(self._target(), name)
+
+
+_ROUTER_LOCK = threading.Lock()
+
+
+def _thread_stderr() -> _ThreadStderr:
+    """The process's stderr router, installed on first use and kept (other jobs may be using it)."""
+    with _ROUTER_LOCK:
+        if not isinstance(sys.stderr, _ThreadStderr):
+            sys.stderr = _ThreadStderr(sys.stderr)
+        return sys.stderr
+
+
 @contextlib.contextmanager
-def stage_logging(log_path: str, stage: str):
-    """Run a stage with logging and stderr sent to `log_path`; exit(1) with one line on SautiError."""
+def stage_logging(log_path: str, stage: str, in_thread: bool = False):
+    """Run a stage with logging and stderr sent to `log_path`; on a SautiError write one line and
+    exit(1), or with `in_thread` (a job in Snakemake's process) raise StageFailed."""
     real_stderr = sys.stderr
     status = progress.status_path_for(log_path)
     status.unlink(missing_ok=True)  # a line from an earlier attempt is not this job's progress
     progress.report_to(status)
+    ident = threading.get_ident()
     with open(log_path, "w", encoding="utf-8", buffering=1) as log_file:
-        sys.stderr = log_file
+        if in_thread:
+            router = _thread_stderr()
+            router.targets[ident] = log_file
+        else:
+            sys.stderr = log_file
         handler = logging.StreamHandler(log_file)
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
         )
+        if in_thread:
+            handler.addFilter(lambda record: record.thread == ident)
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         started = time.perf_counter()
+        if in_thread:
+            logging.getLogger("sauti").info(
+                "%s runs in the workflow's process %d (a thread)", stage, os.getpid()
+            )
         try:
             yield
             logging.getLogger("sauti").info(
@@ -43,6 +99,8 @@ def stage_logging(log_path: str, stage: str):
             )
         except SautiError as err:
             logging.getLogger("sauti").error("%s", err)
+            if in_thread:
+                raise StageFailed(f"{stage}: {err}") from None
             raise SystemExit(1) from None
         except KeyboardInterrupt:  # Ctrl-C on a plain `snakemake` run: a line, no traceback
             logging.getLogger("sauti").warning("%s interrupted", stage)
@@ -53,9 +111,14 @@ def stage_logging(log_path: str, stage: str):
                 "%s crashed: %s: %s (a bug in sauti: the traceback is in this log)",
                 stage, type(err).__name__, err,
             )  # fmt: skip
+            if in_thread:
+                raise StageFailed(f"{stage} crashed: {type(err).__name__}: {err}") from None
             raise SystemExit(1) from None
         finally:
             root.removeHandler(handler)
-            sys.stderr = real_stderr
+            if in_thread:
+                router.targets.pop(ident, None)
+            else:
+                sys.stderr = real_stderr
             progress.report_to(None)
             status.unlink(missing_ok=True)

@@ -89,11 +89,11 @@ def bar_plot(
 ) -> Path:
     """Horizontal bars, one per entry in the given order, the value printed at each bar's end;
     `highlight` (the best setting, or the ensemble) is drawn in another colour."""
-    from .plots import _save, plt
+    from .plots import _save, new_figure
 
     values = np.asarray(values, dtype=float)
     n = len(values)
-    fig, ax = plt.subplots(figsize=(7.5, max(2.2, 0.42 * n + 1.4)))
+    fig, ax = new_figure((7.5, max(2.2, 0.42 * n + 1.4)))
     colours = ["tab:orange" if i == highlight else "tab:blue" for i in range(n)]
     positions = np.arange(n)[::-1]
     ax.barh(
@@ -116,11 +116,11 @@ def bar_plot(
 
 def heatmap_plot(matrix: pd.DataFrame, path, title: str, metric: str) -> Path:
     """Train database (rows) x test database (columns), each cell annotated with its score."""
-    from .plots import _save, plt
+    from .plots import _save, new_figure
 
     values = matrix.to_numpy(dtype=float)
     size = max(4.0, 1.1 * max(values.shape) + 2.0)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig, ax = new_figure((size, size * 0.85))
     image = ax.imshow(values, cmap="viridis", vmin=np.nanmin([0.0, np.nanmin(values)]), vmax=1.0)
     for row in range(values.shape[0]):
         for col in range(values.shape[1]):

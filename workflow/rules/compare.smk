@@ -19,15 +19,18 @@ rule grid_summary:
         f"{ROOT}/{{name}}/grid/summary.log",
     wildcard_constraints:
         name=REG.composite.pattern("grid"),
-    conda:
-        "../../envs/sauti.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
     params:
         cfg=REG.composite.grid_params,
-    script:
-        "../scripts/grid_summary.py"
+    run:
+        from sauti.summary import grid_summary_stage
+
+        with stage_logging(log[0], "grid summary", in_thread=True):
+            grid_summary_stage(
+                list(input.metrics), params.cfg, dict(output.items())
+            )
 
 
 rule multidb_summary:
@@ -43,12 +46,15 @@ rule multidb_summary:
         f"{ROOT}/{{name}}/multidb/summary.log",
     wildcard_constraints:
         name=REG.composite.pattern("multidb"),
-    conda:
-        "../../envs/sauti.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
     params:
         cfg=REG.composite.multidb_params,
-    script:
-        "../scripts/multidb_summary.py"
+    run:
+        from sauti.summary import multidb_summary_stage
+
+        with stage_logging(log[0], "multidb summary", in_thread=True):
+            multidb_summary_stage(
+                list(input.metrics), params.cfg, dict(output.items())
+            )

@@ -47,13 +47,15 @@ rule split:
         split=f"{ROOT}/cache/split/{{key}}/split.parquet",
     log:
         f"{ROOT}/cache/split/{{key}}/split.log",
-    conda:
-        "../../envs/sauti.yaml"
     resources:
         mem_mb=REG.mem_mb("split"),
         runtime=REG.runtime("split"),
     params:
         cfg=REG.params("split"),
         names=REG.split_names,
-    script:
-        "../scripts/split.py"
+    run:
+        # in Snakemake's process (a thread): no interpreter start-up (sauti.runner)
+        from sauti.stages import split_stage
+
+        with stage_logging(log[0], "split", in_thread=True):
+            split_stage(list(input.samples), params.names, params.cfg, output.split)

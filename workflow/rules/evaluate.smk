@@ -7,12 +7,19 @@ rule evaluate:
         images=f"{ROOT}/cache/evaluate/{{key}}/images.json",
     log:
         f"{ROOT}/cache/evaluate/{{key}}/evaluate.log",
-    conda:
-        "../../envs/sauti.yaml"
     resources:
         mem_mb=REG.mem_mb("evaluate"),
         runtime=REG.runtime("evaluate"),
     params:
         cfg=REG.params("evaluate"),
-    script:
-        "../scripts/evaluate.py"
+    run:
+        # in Snakemake's process (a thread): no interpreter start-up (sauti.runner)
+        from sauti.stages import evaluate_stage
+
+        with stage_logging(log[0], "evaluate", in_thread=True):
+            evaluate_stage(
+                input.predictions,
+                input.info,
+                params.cfg,
+                Path(output.metrics).parent,
+            )

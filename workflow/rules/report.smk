@@ -30,12 +30,14 @@ rule report:
         f"{ROOT}/{{name}}/report.log",
     wildcard_constraints:
         name=REG.composite.pattern("experiment"),
-    conda:
-        "../../envs/sauti.yaml"
     resources:
         mem_mb=REG.mem_mb("report"),
         runtime=REG.runtime("report"),
     params:
         cfg=REG.report_params,
-    script:
-        "../scripts/report.py"
+    run:
+        # in Snakemake's process (a thread): no interpreter start-up (sauti.runner)
+        from sauti.stages import report_stage
+
+        with stage_logging(log[0], "report", in_thread=True):
+            report_stage(dict(input.items()), params.cfg, dict(output.items()))

@@ -1,0 +1,144 @@
+"""The light rules run as threads inside the Snakemake process (`run:` blocks, force-use-threads).
+
+What that needs, tested here: two plotting jobs at once draw the same images as one after the
+other (matplotlib's object API, no pyplot state); each job's log gets only its own records and
+stderr; a failing stage in a thread stops with its one line; and in a real run split, evaluate
+and report run in one process (Snakemake's) while training keeps its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+from workflow_support import run_ok, small_table, snakemake, write, write_csv
+
+from sauti import progress
+from sauti.errors import SautiError
+from sauti.plots import confusion_matrix_plot, regression_scatter_plot
+from sauti.runner import StageFailed, stage_logging
+from sauti.summary import bar_plot
+
+
+def _draw(folder, i: int):
+    """Three plots of the kinds evaluate and the summaries draw, different per `i`."""
+    rng = pd.Series(range(40)).sample(frac=1.0, random_state=i).to_numpy()
+    confusion_matrix_plot(
+        [[i + 3, 2], [1, 9 - i % 3]], ["female", "male"], folder / "cm.png", f"UAR {i}"
+    )
+    regression_scatter_plot(rng, rng[::-1], folder / "scatter.png", f"run {i}")
+    bar_plot(["a", "b", "c"], [0.1 * (i % 7), 0.5, 0.9], folder / "bars.png", "grid", "uar")
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_two_plotting_jobs_at_once_draw_what_one_at_a_time_draws(tmp_path):
+    jobs = range(8)
+    serial = {}
+    for i in jobs:
+        (tmp_path / f"serial{i}").mkdir()
+        serial[i] = _draw(tmp_path / f"serial{i}", i)
+    for i in jobs:
+        (tmp_path / f"thread{i}").mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        threaded = dict(
+            zip(jobs, pool.map(lambda i: _draw(tmp_path / f"thread{i}", i), jobs), strict=True)
+        )
+    for i in jobs:
+        assert set(threaded[i]) == {"cm.png", "scatter.png", "bars.png"}
+        assert threaded[i] == serial[i], f"job {i} drew different images in a thread"
+    assert serial[0]["cm.png"] != serial[1]["cm.png"]  # the comparison can tell jobs apart
+    assert "matplotlib.pyplot" not in sys.modules or not _pyplot_figures()
+
+
+def _pyplot_figures():
+    import matplotlib.pyplot as plt
+
+    return plt.get_fignums()
+
+
+def _job(log, stage: str, barrier: threading.Barrier, fail: bool = False):
+    with stage_logging(str(log), stage, in_thread=True):
+        barrier.wait()  # both jobs are inside their logging context at once
+        for n in range(20):
+            logging.getLogger("sauti.test").info("%s record %d", stage, n)
+            print(f"{stage} stderr {n}", file=sys.stderr)
+        bar = progress.bar(range(3), total=3, desc=f"{stage} bar", mininterval=0)
+        for _ in bar:
+            pass
+        barrier.wait()
+        if fail:
+            raise SautiError(f"{stage}: the input table has no rows", hint="check the CSV")
+
+
+def test_jobs_in_threads_log_to_their_own_files(tmp_path):
+    barrier = threading.Barrier(2)
+    logs = {stage: tmp_path / f"{stage}.log" for stage in ("evaluate", "report")}
+    with ThreadPoolExecutor(2) as pool:
+        futures = {stage: pool.submit(_job, log, stage, barrier) for stage, log in logs.items()}
+        for future in futures.values():
+            future.result()
+    for stage, log in logs.items():
+        other = "report" if stage == "evaluate" else "evaluate"
+        text = log.read_text()
+        assert text.count(f"{stage} record") == 20 and text.count(f"{stage} stderr") == 20
+        assert f"{stage} bar" in text and f"{stage} finished in" in text
+        assert other not in text, f"{other}'s output leaked into {log.name}"
+    assert not isinstance(sys.stderr, type(None))
+    print("after the jobs", file=sys.stderr)  # the test's own thread still writes to its stderr
+
+
+def test_a_failing_job_in_a_thread_raises_with_its_one_line(tmp_path):
+    log = tmp_path / "split.log"
+    with pytest.raises(StageFailed, match="split: the input table has no rows"):
+        _job(log, "split", threading.Barrier(1), fail=True)
+    lines = [line for line in log.read_text().splitlines() if "ERROR" in line]
+    assert (
+        len(lines) == 1
+        and "the input table has no rows" in lines[0]
+        and "check the CSV" in lines[0]
+    )
+    assert "Traceback" not in log.read_text()
+
+
+def _pid(log) -> int | None:
+    match = re.search(r"runs in the workflow's process (\d+)", log.read_text())
+    return int(match.group(1)) if match else None
+
+
+@pytest.mark.workflow
+def test_light_rules_run_in_snakemakes_process_and_training_does_not(tmp_path, demo_dir):
+    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=4))
+    cfg = {
+        "EXP": {"name": "exp"},
+        "DATA": {
+            "databases": ["small"],
+            "small": {"path": str(corpus), "test_size": 25},
+            "target": "gender",
+            "labels": ["female", "male"],
+        },
+        "FEATS": {"type": ["os"]},
+        "MODEL": {"type": "svm"},
+    }
+    run_ok(tmp_path, write(tmp_path, cfg))
+    cache = tmp_path / "results" / "cache"
+    light = [
+        next((cache / "split").glob("*/split.log")),
+        next((cache / "evaluate").glob("*/evaluate.log")),
+        tmp_path / "results" / "exp" / "report.log",
+    ]
+    pids = {_pid(log) for log in light}
+    assert len(pids) == 1 and None not in pids, pids  # one process: Snakemake's
+    assert _pid(next((cache / "train").glob("*/train.log"))) is None  # its own process
+    assert (tmp_path / "results" / "exp" / "report.html").exists()
+
+    # a stage failing in Snakemake's process: one line naming the filter, no traceback, no output
+    cfg["DATA"]["small"]["filter"] = {"gender": ["nobody"]}
+    result = snakemake(tmp_path, write(tmp_path, cfg))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "leaves no samples" in text and "Traceback" not in text
