@@ -290,9 +290,11 @@ def _speech_timing(sound: parselmouth.Sound) -> dict[str, float]:
     quantile; a pause is a silent interval between two sounding ones. Nuclei: intensity peaks
     above that threshold that rise MIN_DIP_DB above the dip before the next peak, are voiced
     and lie in a sounding interval. Unlike the original script (and Nkululeko), the last peak is
-    not dropped: the end of the recording counts as its dip (clips are often cut right after the
-    word), so a one-syllable word counts one syllable, not zero. phonation_time_s is the sounding time
-    (Nkululeko's phonationtime_s is the duration of the intensity contour, about the length).
+    not dropped (the end of the recording counts as its dip) and a first or last intensity frame
+    louder than its neighbour is a peak too: clips are often cut tightly around a word, and a
+    one-syllable word should count one syllable, not zero. phonation_time_s is the sounding
+    time (Nkululeko's phonationtime_s is the duration of the intensity contour, about the
+    recording's length).
     """
     duration = sound.duration
     intensity = sound.to_intensity(50.0)
