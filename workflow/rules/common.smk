@@ -1,11 +1,10 @@
 # Config loading, the keyed stage registry and wildcard constraints.
 # All config logic lives in sauti.dag / sauti.config; rules only ask the registry.
 import sys
-from pathlib import Path
 
+from sauti import jobs  # the light rules' run: blocks (jobs in threads of this process)
 from sauti.config import ConfigError
 from sauti.dag import registry_from_snakemake
-from sauti.runner import stage_logging  # the light rules' run: blocks (jobs in threads)
 
 try:
     REG = registry_from_snakemake(config, workflow.configfiles)

@@ -25,12 +25,7 @@ rule grid_summary:
     params:
         cfg=REG.composite.grid_params,
     run:
-        from sauti.summary import grid_summary_stage
-
-        with stage_logging(log[0], "grid summary", in_thread=True):
-            grid_summary_stage(
-                list(input.metrics), params.cfg, dict(output.items())
-            )
+        jobs.grid_summary(input, output, params, log)  # in this process (sauti.jobs)
 
 
 rule multidb_summary:
@@ -52,9 +47,4 @@ rule multidb_summary:
     params:
         cfg=REG.composite.multidb_params,
     run:
-        from sauti.summary import multidb_summary_stage
-
-        with stage_logging(log[0], "multidb summary", in_thread=True):
-            multidb_summary_stage(
-                list(input.metrics), params.cfg, dict(output.items())
-            )
+        jobs.multidb_summary(input, output, params, log)  # in this process (sauti.jobs)

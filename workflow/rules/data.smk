@@ -54,8 +54,4 @@ rule split:
         cfg=REG.params("split"),
         names=REG.split_names,
     run:
-        # in Snakemake's process (a thread): no interpreter start-up (sauti.runner)
-        from sauti.stages import split_stage
-
-        with stage_logging(log[0], "split", in_thread=True):
-            split_stage(list(input.samples), params.names, params.cfg, output.split)
+        jobs.split(input, output, params, log)  # in this process (sauti.jobs)

@@ -13,13 +13,4 @@ rule evaluate:
     params:
         cfg=REG.params("evaluate"),
     run:
-        # in Snakemake's process (a thread): no interpreter start-up (sauti.runner)
-        from sauti.stages import evaluate_stage
-
-        with stage_logging(log[0], "evaluate", in_thread=True):
-            evaluate_stage(
-                input.predictions,
-                input.info,
-                params.cfg,
-                Path(output.metrics).parent,
-            )
+        jobs.evaluate(input, output, params, log)  # in this process (sauti.jobs)

@@ -36,8 +36,4 @@ rule report:
     params:
         cfg=REG.report_params,
     run:
-        # in Snakemake's process (a thread): no interpreter start-up (sauti.runner)
-        from sauti.stages import report_stage
-
-        with stage_logging(log[0], "report", in_thread=True):
-            report_stage(dict(input.items()), params.cfg, dict(output.items()))
+        jobs.report(input, output, params, log)  # in this process (sauti.jobs)
