@@ -542,7 +542,9 @@ def report_section(summary_path: str | None, manifest_path: str | None, compare:
         table = {
             "caption": "Per round on the corpus's test mixtures (unseen speakers and backgrounds)",
             "header": [names.get(c, c) for c in columns],
-            "rows": [[row[c] for c in columns] for row in result["rounds"]],
+            "rows": [
+                ["–" if row[c] is None else row[c] for c in columns] for row in result["rounds"]
+            ],
         }
         note.append(
             f"Test SDR {result['mixture_sdr']:.2f} dB (mixture) -> {result['teacher_sdr']:.2f} dB "
