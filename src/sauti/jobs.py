@@ -15,6 +15,13 @@ from pathlib import Path
 from .runner import stage_logging
 
 
+def labels(input, output, params, log) -> None:
+    from .stages import labels_stage
+
+    with stage_logging(log[0], "labels", in_thread=True):
+        labels_stage(input.samples, params.cfg, params.content, output.labels)
+
+
 def split(input, output, params, log) -> None:
     from .stages import split_stage
 

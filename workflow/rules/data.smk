@@ -27,16 +27,14 @@ rule labels:
         labels=f"{ROOT}/cache/labels/{{key}}/labels.parquet",
     log:
         f"{ROOT}/cache/labels/{{key}}/labels.log",
-    conda:
-        "../../envs/sauti.yaml"
     resources:
         mem_mb=REG.mem_mb("labels"),
         runtime=REG.runtime("labels"),
     params:
         cfg=REG.params("labels"),
         content=REG.content("labels"),
-    script:
-        "../scripts/labels.py"
+    run:
+        jobs.labels(input, output, params, log)  # in this process (sauti.jobs)
 
 
 rule split:
