@@ -377,3 +377,36 @@ def test_pretrained_sepformer_from_a_local_folder_and_one_line_errors(tmp_path, 
     assert "\n" not in str(err.value)
     with pytest.raises(SautiError, match="from the Hugging Face hub"):  # offline here
         load_pretrained("speechbrain/sepformer-wham16k-enhancement")
+
+
+def test_separate_shards_and_merge_with_a_pretrained_separator(tmp_path, monkeypatch, corpus, separation_dir):  # fmt: skip
+    """The separate stage's functions without Snakemake: two shards, then the merged table."""
+    from sauti.fileio import write_table
+    from sauti.separation import merge_shards, separate_shard
+
+    monkeypatch.setenv("SAUTI_CACHE_DIR", str(tmp_path / "cache"))
+    rows = corpus[corpus["split"] == "test"].head(3)
+    split = pd.DataFrame(
+        {
+            "file": [str(separation_dir / f) for f in rows["file"]] + [str(separation_dir / rows["file"].iloc[0])],  # fmt: skip
+            "start": [0.0, 0.5, 1.0, 0.0], "end": [4.0, 3.0, 2.5, 4.0],
+            "db": ["mix", "mix", "mix", "other"], "gender": list(rows["gender"]) + ["male"],
+            "split": ["train", "train", "test", "test"],
+        }
+    )  # fmt: skip
+    write_table(tmp_path / "split.parquet", split)
+    params = {"databases": ["mix"], "pretrained": str(_tiny_sepformer(tmp_path / "tiny")), "device": "cpu"}  # fmt: skip
+    out = tmp_path / "separate"
+    shards = [str(out / f"shard-{i}-of-2.parquet") for i in range(2)]
+    for i, path in enumerate(shards):
+        separate_shard(str(tmp_path / "split.parquet"), None, params, i, 2, path)
+    merge_shards(str(tmp_path / "split.parquet"), shards, params, str(out))
+    table = pd.read_parquet(out / "separated.parquet")
+    assert list(table["separated_from"]) == list(split["file"])
+    assert list(table["separated_from_start"]) == [0.0, 0.5, 1.0, 0.0]
+    assert (table.loc[:2, "start"] == 0).all()
+    assert table.loc[:2, "end"].round(3).tolist() == [4.0, 2.5, 1.5]  # the clip's own length
+    assert table.loc[3, "file"] == split.loc[3, "file"]  # another database: unchanged
+    for path in table.loc[:2, "file"]:
+        assert Path(path).parent == out / "wav" and sf.info(path).samplerate == 16000
+    assert json.loads((out / "separate.json").read_text())["separated"] == 3

@@ -25,6 +25,7 @@ mixture's own SDR as the floor. The stage `separate` applies the last round to t
 of SEPARATE.databases and writes their voice tracks as 16 kHz wav files and a table with the
 split table's columns, which every later stage reads in place of the split table (like SEGMENT's
 segments), so features, training, explore and report run on separated audio unchanged.
+`pretrained` replaces the rounds by a published separator (sauti.deep.pretrained_separator).
 """
 
 from __future__ import annotations
@@ -385,7 +386,7 @@ def round_stage(previous: list[str], params: dict, out_dir: str) -> None:
 
 
 def load_separator(params: dict, model_path: str | None):
-    """signal -> voice: the trained U-Net, or the pretrained separator (sauti.deep.pretrained_sep)."""
+    """signal -> voice: the last round's U-Net, or SEPARATE.pretrained's separator."""
     from .deep import separator as S
 
     if params.get("pretrained"):
