@@ -135,7 +135,7 @@ def plan_separate(cfg: dict, split) -> SeparatePlan | None:
         teacher = {
             **{k: section[k] for k in TEACHER_KEYS},
             "corpus": os.path.abspath(os.path.expanduser(section["corpus"])),
-            "seed": seed, "name": exp["name"],
+            "seed": seed,
         }  # fmt: skip
         rounds.append(make_stage("separate_train", {**teacher, "round": 0}))
         student = {**teacher, **{k: section[k] for k in ROUND_KEYS}}
