@@ -14,6 +14,7 @@ processes and jobs share the state file; each writes its new rows in one transac
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -95,11 +96,10 @@ class DigestState:
         out, new = {}, []
         for path in paths:
             try:
-                st = os.stat(path)
+                signature = _signature(path)
             except OSError:
                 out[path] = MISSING
                 continue
-            signature = (st.st_size, st.st_mtime_ns, st.st_ino)
             row = known.get(path)
             if row is not None and row[:3] == signature:
                 out[path] = row[3]
@@ -166,24 +166,47 @@ def database_content(name: str, spec: dict, root: str | os.PathLike) -> dict:
     """
     from .errors import SautiError
 
+    try:
+        ids, audio_files, table_files = _read_ids(name, spec)
+    except (SautiError, OSError, ValueError, KeyError) as err:
+        return {"error": str(err).splitlines()[0] if str(err) else type(err).__name__}
+    return {
+        "ids": ids,
+        "audio": combined(state(root).digests(audio_files)),
+        "table": combined(state(root).digests(table_files)),
+    }
+
+
+#: (name, spec, the table files' stat) -> what _read_ids found: one DAG build asks for the same
+#: database several times (each experiment of a grid, the SSL encoder, ...); the table is parsed
+#: once per version of its files. The audio files are stat'ed on every call (sauti.digests state).
+_TABLES: dict[tuple, tuple[str, list[str], list[str]]] = {}
+
+
+def _read_ids(name: str, spec: dict) -> tuple[str, list[str], list[str]]:
+    """(digest of the file/start/end columns, the audio files, the table files) of a database."""
     path = Path(spec["path"])
     kind = spec.get("type") or ("audformat" if path.is_dir() else "csv")
-    try:
+    listing = sorted(path.glob("db.*")) if kind == "audformat" else [path]
+    stats = tuple((str(p), *_signature(p)) for p in listing)
+    key = (name, json.dumps(spec, sort_keys=True, default=str), stats)
+    if key not in _TABLES:
         if kind == "audformat":
             ids, table_files = _audformat_ids(path, spec)
         else:
             from .data import ID, read_database
 
             ids, table_files = read_database(name, spec)[ID], [str(path)]
-    except (SautiError, OSError, ValueError, KeyError) as err:
-        return {"error": str(err).splitlines()[0] if str(err) else type(err).__name__}
-    files = state(root).digests(_unique(ids["file"]))
-    rows = (f"{f}\t{s}\t{e}" for f, s, e in zip(ids["file"], ids["start"], ids["end"], strict=True))
-    return {
-        "ids": hash_bytes("\n".join(rows)),
-        "audio": combined(files),
-        "table": combined(state(root).digests(table_files)),
-    }
+        rows = zip(ids["file"], ids["start"], ids["end"], strict=True)
+        digest = hash_bytes("\n".join(f"{f}\t{s}\t{e}" for f, s, e in rows))
+        _TABLES[key] = (digest, _unique(ids["file"]), table_files)
+    return _TABLES[key]
+
+
+def _signature(path) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode): a file whose signature is unchanged is taken as unchanged."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _unique(values) -> list[str]:
