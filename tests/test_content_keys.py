@@ -314,3 +314,19 @@ def test_a_corrupt_state_file_only_costs_rehashing(tmp_path, demo_dir):
     state_file.write_bytes(b"not a database" * 100)
     found = digests.DigestState(tmp_path).digests([str(wav)])
     assert found == {str(wav): digests.hash_file(wav)}
+
+
+def test_a_local_pretrained_model_folder_keys_finetune(tmp_path, demo_dir):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    table = small_table(demo_dir, ["allison"], 2)
+    table.to_csv(tmp_path / "db.csv", index=False)
+    cfg = experiment(tmp_path / "db.csv")
+    cfg["MODEL"] = {"type": "finetune", "pretrained_model": str(model)}
+    configfile = write(tmp_path, cfg)
+    first = registry_from_files([str(configfile)]).plans[0]
+    (model / "model.safetensors").write_bytes(b"\1" * 64)
+    second = registry_from_files([str(configfile)]).plans[0]
+    assert first.train.stage == "finetune" and first.train.key != second.train.key
+    assert first.split.key == second.split.key

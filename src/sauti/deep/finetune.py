@@ -106,7 +106,13 @@ def plan_stage(cfg: dict, split, features: list) -> tuple:
     params["MODEL"]["pretrained_model"] = resolve_model_name(model.get("pretrained_model"))
     if model.get("push_to_hub"):
         params["name"] = exp["name"]  # the default hub repository name
-    stage = make_stage("finetune", params, (split,))
+    pretrained = params["MODEL"]["pretrained_model"]
+    content = None
+    if os.path.isdir(pretrained):  # a local model folder: its files' digests are in the key
+        from ..digests import folder_digest
+
+        content = {"model": folder_digest(exp["root"], pretrained)}
+    stage = make_stage("finetune", params, (split,), content)
     # The token decides whether a push may go, not what is learned: it joins the rule's params
     # after the key is computed, so the cache folder does not follow it (Snakemake still re-runs
     # the job when it changes, as for any params change; HF_TOKEN avoids that).
