@@ -266,7 +266,7 @@ def test_aug_train_keys_change_only_augmented_stages():
     assert len(aug.augmentation.features) == 2  # one per feature type, on the augment table
     assert [s.upstream for s in aug.augmentation.features] == [(aug.augmentation.augment,)] * 2
     same = {(s.stage, s.key) for s in aug.stages()} & {(s.stage, s.key) for s in more.stages()}
-    shared = {"samples", "features", "split", "train", "evaluate", "explore"}
+    shared = {"samples", "labels", "features", "split", "train", "evaluate", "explore"}
     assert {stage for stage, _ in same} == shared
     assert (aug.train.stage, aug.train.key) not in same
     assert more.augmentation.augment.key != aug.augmentation.augment.key

@@ -58,6 +58,7 @@ def test_first_run_plans_augment_its_features_and_both_trainings(done):
     *_, first = done
     assert first == {
         "samples": 1,
+        "labels": 1,
         "split": 1,
         "augment": 1,
         "features_shard": 4,  # 2 shards for the database, 2 for the augmented table
