@@ -337,7 +337,7 @@ def _inputs(plan: ExperimentPlan) -> dict:
             entry = found.setdefault(stage.params["name"], {"path": stage.params["path"]})
             entry.update(stage.content or {})
         todo += stage.upstream
-    return {name: found[name] for name in sorted(found)}
+    return {name: dict(sorted(found[name].items())) for name in sorted(found)}
 
 
 def _where(stage: Stage) -> tuple[str, str]:
