@@ -1,6 +1,7 @@
 """The `sauti` command: run experiments from INI or YAML files, convert INI to YAML, check configs.
 
     sauti run exp.ini [more.yaml ...] [snakemake options, e.g. -j8 -n]
+    sauti watch exp.ini [more.yaml ...] [-j N]   (re-runs on every save: sauti.watch)
     sauti convert exp.ini > exp.yaml
     sauti check exp.ini
     sauti schema-doc > config/README.md
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run experiments (INI or YAML); extra options go to snakemake")
     run.add_argument("configs", nargs="+", help="experiment files (.ini, .yaml)")
+    watch = sub.add_parser("watch", help="run, then re-run whenever an experiment file is saved")
+    watch.add_argument("configs", nargs="+", help="experiment files (.ini, .yaml)")
+    watch.add_argument("-j", "--cores", type=int, default=None, help="cores (default: all)")
     convert = sub.add_parser("convert", help="print an INI experiment as YAML")
     convert.add_argument("config")
     convert.add_argument("--resolved", action="store_true", help="include every default")
@@ -54,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return run_experiments(args.configs, extra)
+        if args.command == "watch":
+            from .watch import watch as watch_files
+
+            return watch_files(args.configs, args.cores)
         if args.command == "convert":
             sys.stdout.write(convert_file(args.config, args.resolved))
             return 0
@@ -108,6 +116,19 @@ def check_files(files: list[str]) -> int:
 
 def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
     """Resolve each file, write it as YAML, and run Snakemake once over all of them."""
+    configfile, written = write_run_config(files)
+    command = snakemake_cli.command(configfile, Path.cwd(), *snakemake_args)
+    if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
+        command += ["--cores", "all"]
+    code = runs.supervise(command, Path.cwd(), files)  # own process group, run record, locks
+    if code == 0:  # the rows and files the stages left out, and why (sauti.drops)
+        drops.print_summary(written)
+    return code
+
+
+def write_run_config(files: list[str]) -> tuple[Path, list[Path]]:
+    """(the config file to give Snakemake, the resolved YAML written per experiment file);
+    shared by `sauti run` and `sauti watch`. Errors name the original file."""
     written = []
     for path in files:
         raw = read_file(path)
@@ -132,13 +153,7 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
             f"the sauti workflow was not found at {SNAKEFILE}",
             hint="set SAUTI_WORKFLOW_DIR to the sauti checkout",
         )
-    command = snakemake_cli.command(configfile, Path.cwd(), *snakemake_args)
-    if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
-        command += ["--cores", "all"]
-    code = runs.supervise(command, Path.cwd(), files)  # own process group, run record, locks
-    if code == 0:  # the rows and files the stages left out, and why (sauti.drops)
-        drops.print_summary(written)
-    return code
+    return configfile, written
 
 
 if __name__ == "__main__":
