@@ -110,11 +110,9 @@ def _pid(log) -> int | None:
     return int(match.group(1)) if match else None
 
 
-@pytest.mark.workflow
-def test_light_rules_run_in_snakemakes_process_and_training_does_not(tmp_path, demo_dir):
-    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=4))
-    cfg = {
-        "EXP": {"name": "exp"},
+def _experiment(corpus, model: str) -> dict:
+    return {
+        "EXP": {"name": f"exp_{model}"},
         "DATA": {
             "databases": ["small"],
             "small": {"path": str(corpus), "test_size": 25},
@@ -122,19 +120,40 @@ def test_light_rules_run_in_snakemakes_process_and_training_does_not(tmp_path, d
             "labels": ["female", "male"],
         },
         "FEATS": {"type": ["os"]},
-        "MODEL": {"type": "svm"},
+        "MODEL": {"type": model},
     }
+
+
+def test_classic_models_train_in_process_and_nets_in_their_own(tmp_path, demo_dir):
+    from sauti.dag import registry_from_files
+
+    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=2))
+    files = [str(write(tmp_path, _experiment(corpus, m), f"{m}.yaml")) for m in ("svm", "mlp")]
+    registry = registry_from_files(files)
+    svm, mlp = (registry.plan(f"exp_{m}").train.key for m in ("svm", "mlp"))
+    classic, nets = registry.train_keys(neural=False), registry.train_keys(neural=True)
+    assert re.fullmatch(classic, svm) and not re.fullmatch(classic, mlp)
+    assert re.fullmatch(nets, mlp) and not re.fullmatch(nets, svm)
+    only_svm = registry_from_files(files[:1])
+    assert not re.fullmatch(only_svm.train_keys(neural=True), svm)  # no nets: matches nothing
+
+
+@pytest.mark.workflow
+def test_light_rules_run_in_snakemakes_process(tmp_path, demo_dir):
+    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=4))
+    cfg = _experiment(corpus, "svm")
     run_ok(tmp_path, write(tmp_path, cfg))
     cache = tmp_path / "results" / "cache"
     light = [
         next((cache / "split").glob("*/split.log")),
+        next((cache / "train").glob("*/train.log")),
         next((cache / "evaluate").glob("*/evaluate.log")),
-        tmp_path / "results" / "exp" / "report.log",
+        tmp_path / "results" / "exp_svm" / "report.log",
     ]
     pids = {_pid(log) for log in light}
     assert len(pids) == 1 and None not in pids, pids  # one process: Snakemake's
-    assert _pid(next((cache / "train").glob("*/train.log"))) is None  # its own process
-    assert (tmp_path / "results" / "exp" / "report.html").exists()
+    assert _pid(next((cache / "features").glob("*/features.log"))) is None  # its own process
+    assert (tmp_path / "results" / "exp_svm" / "report.html").exists()
 
     # a stage failing in Snakemake's process: one line naming the filter, no traceback, no output
     cfg["DATA"]["small"]["filter"] = {"gender": ["nobody"]}

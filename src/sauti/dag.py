@@ -13,6 +13,7 @@ from pathlib import Path
 from . import scaling
 from .compose import Composite, expand, expand_files
 from .config import ConfigError
+from .model_names import CLASSIFIERS, REGRESSORS
 from .plan import THREADED_KINDS, ExperimentPlan, Stage, feature_run_options, plan_experiment
 from .separation import report_inputs as separation_report_inputs
 
@@ -235,6 +236,20 @@ class Registry:
             ],
             **({"augment": self.path("augment", augment[0].key)} if augment else {}),
         }
+
+    def train_keys(self, neural: bool) -> str:
+        """Wildcard pattern of the train keys whose model is (not) a torch net. Classic models
+        train inside Snakemake's process (rule train: its sklearn import is paid once per run,
+        and once per session in `sauti watch`); nets keep their own process (rule train_net:
+        torch's threads and memory, the deep conda env, a GPU)."""
+        classic = CLASSIFIERS + REGRESSORS
+        keys = sorted(
+            key
+            for (stage, key), found in self.stages.items()
+            if stage == "train"
+            and ((found.params.get("MODEL") or {}).get("type") not in classic) == neural
+        )
+        return "|".join(keys) or "(?!)"  # (?!): matches nothing
 
     def explore_inputs(self, w) -> dict:
         upstream = self.stage("explore", w.key).upstream

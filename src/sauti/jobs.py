@@ -55,3 +55,17 @@ def multidb_summary(input, output, params, log) -> None:
 
     with stage_logging(log[0], "multidb summary", in_thread=True):
         multidb_summary_stage(list(input.metrics), params.cfg, dict(output.items()))
+
+
+def train(input, output, params, log) -> None:
+    """Classic models only (rule train); torch nets keep their own process (rule train_net)."""
+    from .stages import train_stage
+
+    with stage_logging(log[0], "train", in_thread=True):
+        train_stage(
+            input.split,
+            list(input.features),
+            params.cfg,
+            str(Path(output.model).parent),
+            augmented_path=input.get("augment"),
+        )

@@ -1,5 +1,6 @@
 rule train:
-    """Scaler + balancing + model per run, fitted on train only; dev/test predictions."""
+    """Scaler + balancing + classic model per run, fitted on train only; dev/test predictions.
+    Runs in Snakemake's process (sauti.jobs); nets train in rule train_net."""
     input:
         unpack(REG.train_inputs),
     output:
@@ -8,6 +9,30 @@ rule train:
         info=f"{ROOT}/cache/train/{{key}}/info.json",
     log:
         f"{ROOT}/cache/train/{{key}}/train.log",
+    wildcard_constraints:
+        key=REG.train_keys(neural=False),
+    threads: 1
+    resources:
+        mem_mb=REG.mem_mb("train"),
+        runtime=REG.runtime("train"),
+    params:
+        cfg=REG.params("train"),
+    run:
+        jobs.train(input, output, params, log)  # in this process (sauti.jobs)
+
+
+rule train_net:
+    """The same for torch nets (mlp, cnn, mlp_reg), in a process of their own."""
+    input:
+        unpack(REG.train_inputs),
+    output:
+        model=f"{ROOT}/cache/train/{{key}}/model.joblib",
+        predictions=f"{ROOT}/cache/train/{{key}}/predictions.parquet",
+        info=f"{ROOT}/cache/train/{{key}}/info.json",
+    log:
+        f"{ROOT}/cache/train/{{key}}/train.log",
+    wildcard_constraints:
+        key=REG.train_keys(neural=True),
     conda:
         "../../envs/sauti-deep.yaml"
     threads: 1
