@@ -73,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=70)  # 3 seeds in ~15 CPU minutes
+    parser.add_argument("--steps", type=int, default=120)  # 3 seeds in ~15 CPU minutes
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/separation.md")
     args = parser.parse_args()
     import torch
