@@ -38,6 +38,10 @@ OUTPUTS = {
 #: Stages whose table is "the data" for the stages after it: the split table, the segments
 #: of it (SEGMENT) or either with est_<target> columns (PREDICT); all share the split's columns.
 DATA_STAGES = ("split", "separate", "segment", "predict")
+#: Stages with several instances per experiment: the report's key list names each by _label.
+LABELLED_STAGES = (
+    "samples", "labels", "features", "test", "vad", "selftrain", "ssl_round", "separate_train",
+)  # fmt: skip
 
 
 @dataclass
@@ -318,16 +322,14 @@ class Registry:
     def report_params(self, w) -> dict:
         plan = self.plan(w.name)
         keys = {
-            s.stage
-            if s.stage
-            not in ("samples", "labels", "features", "test", "vad", "selftrain", "ssl_round", "separate_train")
-            else f"{s.stage} {_label(s)}": s.key
+            s.stage if s.stage not in LABELLED_STAGES else f"{s.stage} {_label(s)}": s.key
             for s in plan.stages()
             if not (plan.augmentation and s in plan.augmentation.baseline())
             and not (plan.separation and s in plan.separation.baseline)
         }
         if plan.separation:
-            keys.update({f"{s.stage} (without separation)": s.key for s in plan.separation.baseline})
+            baseline = plan.separation.baseline
+            keys.update({f"{s.stage} (without separation)": s.key for s in baseline})
         if plan.augmentation:
             keys.update(
                 {f"{s.stage} (without augmentation)": s.key for s in plan.augmentation.baseline()}
@@ -367,7 +369,8 @@ def _label(stage: Stage) -> str:
     if stage.stage == "vad":
         return stage.upstream[0].params["name"]
     source = stage.upstream[0]
-    what = {"augment": "augmented", "segment": "segmented", "separate": "separated"}.get(source.stage)
+    what = {"augment": "augmented", "segment": "segmented", "separate": "separated"}
+    what = what.get(source.stage)
     return f"{stage.params['type']} ({what or source.params['name']})"
 
 
