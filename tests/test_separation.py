@@ -227,6 +227,10 @@ def test_plan_rounds_chain_and_data_table(demo_dir, small_corpus):
     assert one.train.upstream[0] is one.separation.separate
     baseline_train, _ = one.separation.baseline
     assert baseline_train.upstream[0] is one.split and baseline_train.params == one.train.params
+    with open(small_corpus, "a") as handle:  # a changed corpus retrains every round
+        handle.write(open(small_corpus).read().splitlines()[-1] + "\n")
+    again = plan_experiment(resolve(_cfg(demo_dir, small_corpus, rounds=1)))
+    assert again.separation.rounds[0].key != one.separation.rounds[0].key
     scored_only = plan_experiment(resolve(_cfg(demo_dir, small_corpus, databases=[])))
     assert scored_only.separation.separate is None and scored_only.data is scored_only.split
 

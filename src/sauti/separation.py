@@ -132,7 +132,7 @@ def plan_separate(cfg: dict, split) -> SeparatePlan | None:
             "corpus": os.path.abspath(os.path.expanduser(section["corpus"])),
             "seed": seed,
         }  # fmt: skip
-        rounds.append(make_stage("separate_train", {**teacher, "round": 0}))
+        rounds.append(make_stage("separate_train", {**teacher, "round": 0}, content=_corpus_content(teacher["corpus"])))  # fmt: skip
         student = {**teacher, **{k: section[k] for k in ROUND_KEYS}}
         for r in range(1, int(section["rounds"]) + 1):
             rounds.append(make_stage("separate_train", {**student, "round": r}, (rounds[-1],)))
@@ -148,6 +148,14 @@ def plan_separate(cfg: dict, split) -> SeparatePlan | None:
         }  # fmt: skip
         separate = make_stage("separate", params, (split, *rounds[-1:]))
     return SeparatePlan(rounds, separate)
+
+
+def _corpus_content(path: str) -> dict:
+    """The corpus CSV's digest, in round 0's key (and so in every round's): a rebuilt corpus
+    retrains instead of reusing rounds trained on the old one."""
+    from .digests import MISSING, hash_file
+
+    return {"corpus": hash_file(path) if os.path.isfile(path) else MISSING}
 
 
 def plan_baseline(train, evaluate, split, recordings: list) -> tuple:
