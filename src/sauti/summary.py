@@ -188,7 +188,8 @@ def render_page(
 
 def grid_table(metrics: list[dict], params: dict) -> pd.DataFrame:
     """One row per member experiment: name, grid values, test scores (dev, runs and CV when
-    present) and rank (1 = best test headline: UAR, or CCC for regression)."""
+    present) and rank (1 = best test headline: UAR, or CCC for regression), best first (ties
+    keep the grid's order), so the table reads as a leaderboard."""
     rows = []
     for name, result in zip(params["members"], metrics, strict=True):
         row = {"experiment": name}
@@ -199,7 +200,7 @@ def grid_table(metrics: list[dict], params: dict) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     score = [row[headline(row["type"])] for row in rows]
     table["rank"] = rank(score)
-    return table
+    return table.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
 def grid_summary_stage(metrics_paths: list[str], params: dict, outputs: dict) -> pd.DataFrame:
