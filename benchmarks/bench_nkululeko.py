@@ -15,6 +15,17 @@ standard scaling, then svm (C_val 1, rbf) or xgb (100 trees, depth 6). Per corpu
 each tool gets a fresh working directory and runs three times: first run; a MODEL key changed
 (svm C_val 1 -> 10, xgb n_estimators 100 -> 200); reverted. Test UAR is computed the same way
 for both, from their prediction files. Writes benchmarks/results/nkululeko.md.
+
+Also measured, on the first corpus given (`--study-corpus`, default demo):
+- where sauti's time goes: Snakemake start + DAG (a run with nothing to do) and each job's own
+  work, read from the "<stage> finished in N s" line every job writes into its log;
+- the floor of the feature phase: raw openSMILE extraction of the same files (soundfile read +
+  `Smile.process_signal`, eGeMAPSv02 functionals) with the same threads, in one process;
+- a 6-configuration study {os, praat} x {svm, xgb, tree}: sauti as one GRID file (one DAG),
+  Nkululeko as six INI files run one after the other at its best (one experiment name per
+  feature set, so its feature cache is reused across the three models);
+- `sauti watch`: seconds from saving a MODEL change (and its revert) to the new headline
+  printed, by a script that edits the watched file.
 """
 
 from __future__ import annotations
@@ -22,9 +33,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import queue
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -126,8 +140,8 @@ def uar(truth: pd.Series, prediction: pd.Series) -> float:
 # --------------------------------------------------------------------------- the two tools
 
 
-def run_sauti(workdir: Path, split: dict, model: dict, jobs: int) -> tuple[float, float, str]:
-    cfg = {
+def sauti_config(split: dict, model: dict, feats=("os",)) -> dict:
+    return {
         "EXP": {"name": "bench"},
         "DATA": {
             "databases": ["train", "test"],
@@ -136,26 +150,55 @@ def run_sauti(workdir: Path, split: dict, model: dict, jobs: int) -> tuple[float
             "target": "gender",
             "labels": ["female", "male"],
         },
-        "FEATS": {"type": ["os"], "set": "eGeMAPSv02", "scale": "standard"},
+        "FEATS": {"type": list(feats), "set": "eGeMAPSv02", "scale": "standard"},
         "MODEL": model,
     }
-    configfile = workdir / "exp.yaml"
-    configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+
+
+def job_seconds(workdir: Path, since: float) -> list[tuple[str, float]]:
+    """(stage, seconds of its own work) of every job that finished after `since`, from the
+    "<stage> finished in N s" line sauti.runner writes into each job's log."""
+    found = []
+    for log in (workdir / "results").rglob("*.log"):
+        if log.stat().st_mtime < since:
+            continue
+        match = re.search(
+            r"INFO sauti: (.+?) finished in ([\d.]+) s", log.read_text(errors="replace")
+        )
+        if match:
+            found.append((match.group(1), float(match.group(2))))
+    return sorted(found)
+
+
+def snakemake_run(workdir: Path, configfile: Path, jobs: int) -> tuple[float, str, str]:
+    """(wall seconds, jobs done, breakdown) of one sauti run of `configfile` in `workdir`."""
     command = snakemake_cli.command(configfile, workdir, f"-j{jobs}")
+    since = time.time()
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        sys.exit(f"sauti failed in {workdir}:\n{result.stderr[-3000:]}")
+        sys.exit(f"sauti failed in {workdir}:\n{(result.stdout + result.stderr)[-3000:]}")
     ran = snakemake_cli.job_counts(result.stdout + result.stderr)
     done = ", ".join(f"{k} {v}" for k, v in ran.items() if k != "all") or "nothing"
+    work = job_seconds(workdir, since)
+    breakdown = ", ".join(f"{stage} {sec:.1f}" for stage, sec in work) or "no job"
+    return elapsed, done, breakdown
+
+
+def run_sauti(workdir: Path, split: dict, model: dict, jobs: int) -> tuple[float, float, str]:
+    cfg = sauti_config(split, model)
+    configfile = workdir / "exp.yaml"
+    configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    elapsed, done, breakdown = snakemake_run(workdir, configfile, jobs)
+    done = f"{done} (own work s: {breakdown})"
     predictions = pd.read_csv(workdir / "results" / "bench" / "predictions.csv")
     test = predictions[predictions["split"] == "test"]
     return elapsed, uar(test["truth"].astype(str), test["prediction"].astype(str)), done
 
 
 def run_nkululeko(
-    python: Path, workdir: Path, split: dict, model: dict
+    python: Path, workdir: Path, split: dict, model: dict, feats: str = "os"
 ) -> tuple[float, float, str]:
     model_lines = "\n".join(f"{k} = {v}" for k, v in model.items())
     databases = "\n".join(
@@ -167,7 +210,7 @@ def run_nkululeko(
         f"[EXP]\nroot = {workdir}/\nname = bench\n"
         f"[DATA]\ndatabases = ['train', 'test']\n{databases}\n"
         "target = gender\nlabels = ['female', 'male']\n"
-        "[FEATS]\ntype = ['os']\nset = eGeMAPSv02\nscale = standard\n"
+        f"[FEATS]\ntype = ['{feats}']\nset = eGeMAPSv02\nscale = standard\n"
         f"[MODEL]\n{model_lines}\n",
         encoding="utf-8",
     )
@@ -193,6 +236,118 @@ def run_nkululeko(
     return elapsed, uar(table["truth"].astype(str), table["predicted"].astype(str)), done
 
 
+# --------------------------------------------------------------------------- floor, study, watch
+
+FLOOR_CODE = """
+import sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+import opensmile, soundfile
+threads, files = int(sys.argv[1]), open(sys.argv[2]).read().split(chr(10))
+local = threading.local()
+def one(path):
+    if not hasattr(local, 'smile'):
+        local.smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                                      feature_level=opensmile.FeatureLevel.Functionals)
+    signal, rate = soundfile.read(path, dtype='float32', always_2d=False)
+    return local.smile.process_signal(signal, rate)
+started = time.perf_counter()
+with ThreadPoolExecutor(threads) as pool:
+    rows = list(pool.map(one, files))
+print(f'{time.perf_counter() - started:.3f} {len(rows)}')
+"""
+
+
+def raw_opensmile(split: dict, threads: int, workdir: Path) -> float:
+    """Seconds of bare openSMILE extraction (read + eGeMAPSv02 functionals) of the split's
+    files in `threads` threads of one process: the floor of sauti's feature phase."""
+    files = [f for p in split.values() for f in pd.read_csv(p)["file"]]
+    listing = workdir / "files.txt"
+    listing.write_text("\n".join(files), encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR_CODE, str(threads), str(listing)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(out.stdout.split()[0])
+
+
+STUDY_FEATS = ("os", "praat")
+STUDY_MODELS = ("svm", "xgb", "tree")
+
+
+def study_sauti(workdir: Path, split: dict, jobs: int) -> tuple[float, dict, str]:
+    """The 6-configuration study as one GRID file: (seconds, {config: UAR}, breakdown)."""
+    cfg = sauti_config(split, {"type": "svm"})
+    cfg["EXP"]["name"] = "study"
+    cfg["GRID"] = {"FEATS.type": [[f] for f in STUDY_FEATS], "MODEL.type": list(STUDY_MODELS)}
+    configfile = workdir / "study.yaml"
+    configfile.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    elapsed, done, breakdown = snakemake_run(workdir, configfile, jobs)
+    uars = {}
+    for feat in STUDY_FEATS:
+        for model in STUDY_MODELS:
+            table = pd.read_csv(workdir / "results" / f"study-{feat}-{model}" / "predictions.csv")
+            test = table[table["split"] == "test"]
+            uars[f"{feat} + {model}"] = uar(
+                test["truth"].astype(str), test["prediction"].astype(str)
+            )
+    return elapsed, uars, f"{done} (own work s: {breakdown})"
+
+
+def study_nkululeko(python: Path, workdir: Path, split: dict) -> tuple[float, dict]:
+    """The same six configurations as six INI files, one experiment name per feature set."""
+    total, uars = 0.0, {}
+    for feat in STUDY_FEATS:
+        for model in STUDY_MODELS:
+            folder = workdir / f"study_{feat}"  # one name per feature set: features reused
+            folder.mkdir(parents=True, exist_ok=True)
+            elapsed, score, _ = run_nkululeko(python, folder, split, {"type": model}, feats=feat)
+            total += elapsed
+            uars[f"{feat} + {model}"] = score
+            print(f"study Nkululeko {feat} + {model}: {elapsed:.1f} s, UAR {score:.3f}", flush=True)
+    return total, uars
+
+
+def watch_seconds(workdir: Path, split: dict, model: dict, changed: dict, jobs: int) -> dict:
+    """Seconds from saving the file to `sauti watch` printing the new headline, for a MODEL
+    change and its revert (after a first run that computed everything)."""
+    configfile = workdir / "exp.yaml"
+    configfile.write_text(yaml.safe_dump(sauti_config(split, model)), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sauti.cli", "watch", str(configfile), "-j", str(jobs)],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()
+
+    def headline(timeout: float = 900) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.01)
+            except queue.Empty:
+                if process.poll() is not None:
+                    sys.exit("sauti watch ended early")
+                continue
+            if line.startswith("bench: UAR"):
+                return line.strip()
+        sys.exit("sauti watch printed no headline")
+
+    headline()
+    seconds = {}
+    try:
+        for step, settings in (("MODEL key changed", changed), ("reverted", model)):
+            time.sleep(1.0)  # the watch is idle, polling
+            configfile.write_text(yaml.safe_dump(sauti_config(split, settings)), encoding="utf-8")
+            started = time.perf_counter()
+            line = headline()
+            seconds[step] = time.perf_counter() - started
+            print(f"watch {step}: {seconds[step]:.2f} s ({line})", flush=True)
+    finally:
+        process.send_signal(2)  # SIGINT, as Ctrl-C
+        process.wait(timeout=60)
+    return seconds
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -203,6 +358,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(
         "--repeat", type=int, default=1, help="run each sequence N times, report the fastest"
+    )
+    parser.add_argument(
+        "--study-corpus",
+        default="demo",
+        help="corpus of the floor, study and watch rows ('' skips)",
     )
     parser.add_argument("--venv", type=Path, default=REPO / "benchmarks" / ".nkululeko-venv")
     parser.add_argument(
@@ -215,6 +375,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sauti-vs-nkululeko-") as tmp:
         tmp = Path(tmp)
         noop = None
+        floors, watched, study = {}, {}, None
         for corpus in args.corpora:
             csv = CORPORA[corpus]
             if not csv.exists():
@@ -255,6 +416,25 @@ def main() -> None:
                     f"| | | *sauti / Nkululeko* | *{s[0][0] / n[0][0]:.2f}* | "
                     f"*{s[1][0] / n[1][0]:.2f}* | *{s[2][0] / n[2][0]:.2f}* | |"
                 )
+                phase = re.search(r"features ([\d.]+)", s[0][2])
+                if phase and corpus not in floors:  # the feature phase against its floor
+                    floor = raw_opensmile(split, args.jobs, tmp / corpus)
+                    floors[corpus] = (float(phase.group(1)), floor, n_files)
+                if corpus == args.study_corpus and name == args.models[0]:
+                    watch_dir = tmp / corpus / "watch"
+                    watch_dir.mkdir()
+                    watched[corpus] = (
+                        watch_seconds(watch_dir, split, model, {**model, key: value}, args.jobs),
+                        n[1][0],
+                        n[2][0],
+                    )
+            if corpus == args.study_corpus:
+                (tmp / "study" / "sauti").mkdir(parents=True)
+                study = (
+                    study_sauti(tmp / "study" / "sauti", split, args.jobs),
+                    study_nkululeko(python, tmp / "study" / "nk", split),
+                    n_files,
+                )
     load = os.getloadavg()[0]
     header = [
         "# sauti vs Nkululeko (os eGeMAPSv02 + standard scaling + svm / xgb, gender)",
@@ -275,12 +455,55 @@ def main() -> None:
     ]
     footer = [
         "",
-        f"sauti with nothing to do (Snakemake start-up + DAG): {noop:.1f} s.",
-        "",
-        "What each run did:",
-        "",
-        *notes,
+        f"sauti with nothing to do (Snakemake start-up + DAG): {noop:.1f} s. The rest of a "
+        "sauti run is its jobs: split, train, evaluate and report run as threads inside "
+        "Snakemake's process (no interpreter start-up), samples, features and explore in "
+        "processes of their own; each job's own work is listed below (from its log).",
     ]
+    if floors:
+        footer += [
+            "",
+            "Feature phase (sauti's features job, its own work) against its floor, bare "
+            f"openSMILE (soundfile read + eGeMAPSv02 functionals) of the same files in {args.jobs} "
+            "threads of one process:",
+            "",
+            "| corpus (files) | sauti features job | raw openSMILE | sauti / raw |",
+            "|---|---:|---:|---:|",
+            *[
+                f"| {c} ({n}) | {job:.1f} | {raw:.1f} | {job / raw:.2f} |"
+                for c, (job, raw, n) in floors.items()
+            ],
+        ]
+    if watched:
+        footer += [
+            "",
+            "`sauti watch`: seconds from saving the experiment file to the new headline printed "
+            "(a script edits the file; Nkululeko's cached re-run of the same change beside it):",
+            "",
+            "| corpus | step | sauti watch | Nkululeko re-run | ratio |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for c, (seconds, nk_changed, nk_reverted) in watched.items():
+            for step, nk in (("MODEL key changed", nk_changed), ("reverted", nk_reverted)):
+                footer.append(
+                    f"| {c} | {step} | {seconds[step]:.2f} | {nk:.1f} | {seconds[step] / nk:.2f} |"
+                )
+    if study:
+        (sauti_s, sauti_uar, sauti_done), (nk_s, nk_uar), n = study
+        footer += [
+            "",
+            f"6-configuration study {{os, praat}} x {{svm, xgb, tree}} on {args.study_corpus} "
+            f"({n} files): sauti one GRID file (one DAG, -j{args.jobs}) {sauti_s:.1f} s; Nkululeko "
+            f"six INI files one after the other, one experiment name per feature set "
+            f"{nk_s:.1f} s; ratio {sauti_s / nk_s:.2f}.",
+            "",
+            "| configuration | sauti test UAR | Nkululeko test UAR |",
+            "|---|---:|---:|",
+            *[f"| {k} | {sauti_uar[k]:.3f} | {nk_uar[k]:.3f} |" for k in sauti_uar],
+            "",
+            f"sauti study jobs: {sauti_done}",
+        ]
+    footer += ["", "What each run did:", "", *notes]
     text = "\n".join(header + rows + footer) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
