@@ -332,8 +332,8 @@ class SegmentInputs:
         self.registry = registry
 
     def split(self, w) -> str:
-        split = self.registry.stage("segment", w.key).upstream[0]
-        return self.registry.path("split", split.key)
+        split = self.registry.stage("segment", w.key).upstream[0]  # split, or SEPARATE's table
+        return self.registry.path(split.stage, split.key)
 
     def token(self, w) -> str | None:
         """MODEL.hf_token for pyannote, looked up at run time so it never enters a cache key."""
