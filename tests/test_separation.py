@@ -415,3 +415,16 @@ def test_separate_shards_and_merge_with_a_pretrained_separator(tmp_path, monkeyp
     for path in table.loc[:2, "file"]:
         assert Path(path).parent == out / "wav" and sf.info(path).samplerate == 16000
     assert json.loads((out / "separate.json").read_text())["separated"] == 3
+
+
+def test_segment_after_separation_reads_the_separated_table(demo_dir, small_corpus):
+    from sauti.dag import Registry
+    from sauti.segment import SegmentInputs
+
+    cfg = _cfg(demo_dir, small_corpus)
+    cfg["SEGMENT"] = {"databases": ["demo"], "min_length": 0.5}
+    plan = plan_experiment(resolve(cfg))
+    assert plan.segment.upstream[0] is plan.separation.separate and plan.data is plan.segment
+    assert plan.separation.baseline == ()  # the model reads segments: no like-for-like baseline
+    path = SegmentInputs(Registry(plan.root, [plan])).split(type("W", (), {"key": plan.segment.key}))  # fmt: skip
+    assert path.endswith(f"cache/separate/{plan.separation.separate.key}/separated.parquet")
