@@ -136,7 +136,10 @@ def normalise(raw: dict, source: str | None = None) -> dict:
     cfg, notes = translate(cfg, source)
     for line in notes:
         warn(line)
-    if isinstance(cfg.get("OPTIM"), dict):  # Nkululeko writes [OPTIM] C_val = [...] flat
+    optim = cfg.get("OPTIM")
+    # Nkululeko writes [OPTIM] C_val = [...] flat; only then import sauti.optim (scikit-learn,
+    # 0.9 s): a resolved config (what Snakemake reads at every start) has the section keys only
+    if isinstance(optim, dict) and set(optim) - set(schema()["properties"]["OPTIM"]["properties"]):
         from .optim import normalise_section
 
         cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
