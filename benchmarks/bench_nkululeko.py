@@ -343,7 +343,7 @@ def watch_seconds(workdir: Path, split: dict, model: dict, changed: dict, jobs: 
             seconds[step] = time.perf_counter() - started
             print(f"watch {step}: {seconds[step]:.2f} s ({line})", flush=True)
     finally:
-        process.send_signal(2)  # SIGINT, as Ctrl-C
+        process.terminate()  # SIGTERM ends it like Ctrl-C (SIGINT is ignored in a background job)
         process.wait(timeout=60)
     return seconds
 

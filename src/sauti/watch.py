@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,8 @@ def watch(
     """Run now and after every saved change of `files`; `runs` stops after that many runs
     (tests and benchmarks; None: until Ctrl-C)."""
     cores = cores or os.cpu_count() or 1
+    # SIGTERM (a supervisor, a script) ends the watch like Ctrl-C: one line, exit code 0
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     last: dict[str, float] = {}
     seen_stamps = seen_digest = None
     done = 0
