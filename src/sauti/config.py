@@ -38,7 +38,9 @@ class ConfigError(SautiError):
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    # libyaml's loader when present: 0.3 s -> 0.03 s, paid at every Snakemake start
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(SCHEMA_PATH.read_text(encoding="utf-8"), Loader=loader)
 
 
 def read_file(path: str | Path) -> dict:

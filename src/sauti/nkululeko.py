@@ -37,7 +37,9 @@ _warned: set[str] = set()
 
 @lru_cache(maxsize=1)
 def table() -> dict:
-    return yaml.safe_load(TABLE_PATH.read_text(encoding="utf-8"))
+    # libyaml's loader when present: 0.3 s -> 0.03 s, paid at every Snakemake start
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(TABLE_PATH.read_text(encoding="utf-8"), Loader=loader)
 
 
 def sections() -> list[str]:
