@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_separation import separation_dir  # noqa: F401  (a fixture: the separation corpus)
 from test_workflow import experiment, write
 
 from sauti import snakemake_cli
@@ -229,3 +230,83 @@ def test_experiment_runs_through_sbatch_retries_a_cancelled_job_and_matches_loca
     )
     assert "Nothing to be done" in again.stdout + again.stderr
     print(f"SLURM run: {len(jobs)} sbatch jobs in {elapsed:.0f} s")
+
+
+#: The rules of the test experiment that run torch models: with device `auto` they declare
+#: `gpu: 1` (sauti.dag.Registry.gpu, sauti.separation.SeparateInputs.gpu).
+GPU_RULES = {"separate_train", "separate_shard", "train_net"}
+
+
+def job_record(env: dict, jobid: str) -> dict:
+    """The controller's record of one job (`scontrol show job -d`; MinJobAge keeps finished
+    jobs): Partition, TresPerJob (what sbatch asked for), JOB_GRES (what SLURM allocated)."""
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-d", "-o", jobid],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(item.split("=", 1) for item in out.split() if "=" in item)
+
+
+def test_gpu_rules_ask_for_a_gpu_and_run_on_the_gpu_partition_cpu_rules_do_not(
+    slurm_env,
+    separation_dir,  # noqa: F811  (the fixture imported above)
+    tmp_path,
+):
+    """SEPARATE (teacher only) and an mlp classifier with device `auto`: separate_train,
+    separate_shard and train_net declare gpu=1, so the executor submits them with --gpus=1 and the
+    test profile's partition file sends them to `gpu`, where SLURM allocates the (fake) GPU;
+    every other job goes to `debug` without a GPU. The jobs then train on the CPU (`auto` falls
+    back when torch sees no CUDA), so the run also ends with its results."""
+    table = pd.read_csv(separation_dir / "separation.csv", keep_default_na=False)
+    for column in ("file", "voice", "background"):
+        table[column] = [str(separation_dir / f) if f else "" for f in table[column]]
+    few = table.groupby(["split", "speaker"]).head(1)
+    few.to_csv(tmp_path / "corpus.csv", index=False)
+    table[table["split"] == "test"].to_csv(tmp_path / "mix.csv", index=False)
+    cfg = {
+        "EXP": {"name": "gpu", "epochs": 3},
+        "DATA": {
+            "databases": ["mix"], "target": "gender",
+            "mix": {"path": str(tmp_path / "mix.csv"), "split_strategy": "speaker_split", "test_size": 30},
+        },
+        "FEATS": {"type": ["os"]}, "MODEL": {"type": "mlp", "device": "auto"},
+        "EXPL": {"bias": False},
+        "SEPARATE": {
+            "corpus": str(tmp_path / "corpus.csv"), "databases": ["mix"], "rounds": 0,
+            "steps": 5, "batch_size": 2, "teacher": {"channels": 2, "depth": 2},
+            "shards": 1, "device": "auto",
+        },
+    }  # fmt: skip
+    configfile = write(tmp_path, cfg)
+    known = {job["id"] for job in squeue(slurm_env)}
+    command = [
+        "timeout", "-k", "30", str(RUN_LIMIT_S),
+        *snakemake_cli.command(configfile, tmp_path, "--workflow-profile", str(PROFILE)),
+    ]  # fmt: skip
+    run = subprocess.run(command, env=slurm_env, capture_output=True, text=True)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert (tmp_path / "results" / "gpu" / "metrics.json").exists()
+
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", output)
+    assert submitted and not known & set(submitted)
+    records = {jobid: job_record(slurm_env, jobid) for jobid in submitted}
+    by_rule: dict[str, list[dict]] = {}
+    for record in records.values():
+        rule = re.match(r"rule_(\w+?)(_wildcards_|$)", record["Comment"]).group(1)
+        by_rule.setdefault(rule, []).append(record)
+    # both kinds ran: the GPU rules (train_net twice: with and without separation), CPU ones
+    assert GPU_RULES <= set(by_rule) and {"features", "evaluate"} <= set(by_rule), by_rule
+    assert len(by_rule["train_net"]) == 2
+    for rule, jobs in by_rule.items():
+        for job in jobs:
+            seen = (rule, job["Partition"], job.get("TresPerJob"), job.get("JOB_GRES"))
+            assert job["JobState"] == "COMPLETED", seen
+            if rule in GPU_RULES:  # asked for one GPU, ran on `gpu`, and SLURM gave it one
+                assert seen == (rule, "gpu", "gres:gpu:1", "gpu:1"), seen
+            else:  # no GPU asked for or held, default partition
+                assert job["Partition"] == "debug", seen
+                assert "gpu" not in str(job.get("TresPerJob")) + str(job.get("JOB_GRES")), seen

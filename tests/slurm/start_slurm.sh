@@ -13,6 +13,12 @@
 # stop_slurm.sh stops. Needs root and Debian/Ubuntu (apt-get); installs slurm-wlm's
 # slurmctld, slurmd, slurm-client and munge when they are missing (about 12 s).
 # Idempotent: a cluster that is already up is reused. Exit status 3: packages not installable.
+#
+# Partitions: `debug` (the default, CPU jobs) and `gpu`, both on the one node, which carries one
+# GPU as a SLURM generic resource (GRES). There is no GPU: gres.conf points at a fake device file
+# (STATE_DIR/dev/nvidia0, a copy of /dev/null), which is all slurmd 22.05 needs to count, allocate
+# and hand out the GPU (CUDA_VISIBLE_DEVICES=0 in the job), so GPU requests (--gpus/--gres) are
+# scheduled as on a real GPU node; the job itself then finds no CUDA and must cope (device auto).
 set -euo pipefail
 
 STATE=$(realpath -m "${1:-${SAUTI_SLURM_DIR:-/tmp/sauti-slurm}}")
@@ -53,7 +59,7 @@ if ! installed; then
   rm -f "$STATE.apt.log"
 fi
 
-mkdir -p "$STATE"/{started,log,spool,ctld,munge}
+mkdir -p "$STATE"/{started,log,spool,ctld,munge,dev}
 chmod 755 "$STATE" # munged runs as user munge and must reach its folder
 chown munge:munge "$STATE/munge"
 chmod 755 "$STATE/munge"  # clients must reach the socket; the key itself is 0400
@@ -82,9 +88,19 @@ CPUS=$(nproc)
 # RealMemory must not exceed what slurmd finds, or the node is marked invalid
 MEMORY=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 CONF="$STATE/slurm.conf"
+# the fake GPU: a character device like /dev/null (major 1, minor 3) under the GPU's usual name
+FAKE_GPU="$STATE/dev/nvidia0"
+[ -c "$FAKE_GPU" ] || mknod "$FAKE_GPU" c 1 3 || die "cannot create the fake GPU device $FAKE_GPU (mknod)"
+# slurmd reads gres.conf next to slurm.conf; AutoDetect=off: no NVML probing for real GPUs
+cat >"$STATE/gres.conf.new" <<EOF
+# written by sauti tests/slurm/start_slurm.sh: one fake GPU (see the header of the script)
+AutoDetect=off
+NodeName=$HOST Name=gpu File=$FAKE_GPU
+EOF
 cat >"$CONF.new" <<EOF
 # written by sauti tests/slurm/start_slurm.sh
 ClusterName=sauti
+GresTypes=gpu
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
@@ -110,12 +126,14 @@ MinJobAge=600
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEMORY State=UNKNOWN
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEMORY Gres=gpu:1 State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=ALL MaxTime=INFINITE State=UP
 EOF
-if cmp -s "$CONF.new" "$CONF"; then
-  rm "$CONF.new"
+if cmp -s "$CONF.new" "$CONF" && cmp -s "$STATE/gres.conf.new" "$STATE/gres.conf"; then
+  rm "$CONF.new" "$STATE/gres.conf.new"
 else
+  mv "$STATE/gres.conf.new" "$STATE/gres.conf"
   mv "$CONF.new" "$CONF"
   for daemon in slurmd slurmctld; do # a changed config needs fresh daemons
     if running "$daemon"; then
@@ -151,5 +169,5 @@ if ! retry 20 node_up; then
   scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true
   retry 10 node_up || die "node $HOST is not up: $(sinfo -h -o '%T %E') (see $STATE/log/slurmd.log)"
 fi
-say "cluster up ($(sinfo -h -o '%P %D node, %c CPUs, %T'))"
+say "cluster up ($(sinfo -h -o '%P %D node, %c CPUs, %G, %T' | paste -sd ';' -))"
 echo "SLURM_CONF=$CONF PATH=$STATE/bin:\$PATH"
