@@ -13,6 +13,10 @@ site settings). It checks what a cluster user relies on:
 - finished work is not submitted again: the samples job ran once, and a second invocation has
   nothing to do.
 
+A second test checks GPU routing: the cluster has a `gpu` partition and one fake GRES GPU, and
+exactly the jobs that declare `gpu: 1` are submitted with a GPU request, given the GPU and run on
+`gpu` (the controller's job records), while CPU jobs run on `debug` without one.
+
 The test needs root and apt-get (it installs packages and runs slurmd). Elsewhere it is skipped
 and says why; `make test` runs pytest with -rs, so the reason shows in the summary.
 """
