@@ -38,8 +38,6 @@ def watch(
     """Run now and after every saved change of `files`; `runs` stops after that many runs
     (tests and benchmarks; None: until Ctrl-C)."""
     cores = cores or os.cpu_count() or 1
-    # SIGTERM (a supervisor, a script) ends the watch like Ctrl-C: one line, exit code 0
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     last: dict[str, float] = {}
     seen_stamps = seen_digest = None
     done = 0
@@ -60,6 +58,9 @@ def watch(
                 say(f"sauti watch: {', '.join(Path(f).name for f in files)} changed, re-running")
             _run_once(files, cores, last, say)
             done += 1
+            # SIGTERM (a supervisor, a script) ends the watch like Ctrl-C: one line, exit code
+            # 0. Set after every run: Snakemake's scheduler installs its own handler.
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
     except KeyboardInterrupt:
         say("sauti watch: stopped")
     return 0
