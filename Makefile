@@ -15,7 +15,7 @@ test: APT_PACKAGES += texlive-latex-base poppler-utils
 # the separation corpus renders tracker music (resources/demo/build_separation_corpus.sh)
 test: APT_PACKAGES += openmpt123
 
-.PHONY: setup system-deps venv deep check-deep lock demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep benchmark-ssl
+.PHONY: setup system-deps venv deep check-deep lock demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep benchmark-ssl benchmark-separation
 
 setup: system-deps venv
 
@@ -114,6 +114,12 @@ benchmark-ssl: setup deep demo-data
 	$(BIN)/python benchmarks/bench_ssl_speaker.py --seeds 42 43 44 45 46
 	$(BIN)/python benchmarks/bench_ssl_speaker.py --config config/examples/ssl_sentences.yaml \
 	  --seeds 42 43 44 45 46 --out benchmarks/results/ssl_sentences.md
+
+# voice/background separation, 3 seeds: teacher, students per round, with and without the VAD
+# filter (writes benchmarks/results/separation.md; builds data/separation from Debian packages)
+benchmark-separation: setup deep demo-data
+	bash resources/demo/build_separation_corpus.sh data/separation
+	$(BIN)/python benchmarks/bench_separation.py --seeds 1 2 3 --rounds 2 --steps 120
 
 benchmark-nkululeko: setup demo-data
 	bash resources/demo/build_large_corpus.sh data/large
