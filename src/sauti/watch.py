@@ -38,6 +38,7 @@ def watch(
     """Run now and after every saved change of `files`; `runs` stops after that many runs
     (tests and benchmarks; None: until Ctrl-C)."""
     cores = cores or os.cpu_count() or 1
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # and again after each run
     last: dict[str, float] = {}
     seen_stamps = seen_digest = None
     done = 0
@@ -58,9 +59,6 @@ def watch(
                 say(f"sauti watch: {', '.join(Path(f).name for f in files)} changed, re-running")
             _run_once(files, cores, last, say)
             done += 1
-            # SIGTERM (a supervisor, a script) ends the watch like Ctrl-C: one line, exit code
-            # 0. Set after every run: Snakemake's scheduler installs its own handler.
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
     except KeyboardInterrupt:
         say("sauti watch: stopped")
     return 0
@@ -167,3 +165,8 @@ def _snakemake(configfile: Path, cores: int) -> bool:
         raise
     except BaseException:  # noqa: BLE001  (a failed job or workflow: the plugin said why)
         return False
+    finally:
+        # SIGTERM (a supervisor, a script) ends the watch like Ctrl-C: one line, exit code 0.
+        # Set after every run, before its headline is printed: Snakemake's scheduler installs
+        # its own handler, which does nothing once the run is over.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
