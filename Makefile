@@ -89,6 +89,8 @@ lint: venv
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/snakemake --lint --configfile config/config.yaml >/dev/null
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+	# the docs site: --strict fails on a broken link or a missing included file
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 test: setup check-deep demo-data lint
 	SAUTI_DEMO_DIR=$(DEMO_DIR) $(BIN)/pytest -q -rs  # -rs: say why a test was skipped (SLURM)

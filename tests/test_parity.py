@@ -4,7 +4,7 @@ Users compare sauti with Nkululeko on the same INI, so for each classic model ty
 predictions on real audio (eGeMAPS functionals of the demo corpus, speaker-independent split,
 standard scaling fitted on train) must equal those of the scikit-learn/xgboost estimator built
 with Nkululeko 1.14.1's defaults for that type (read from its nkululeko/models/model_<type>.py),
-or the test names the documented reason why not (README, "Nkululeko" section). sauti's side is
+or the test names the documented reason why not (docs/benchmarks.md, "Parity with Nkululeko"). sauti's side is
 its real training path (config defaults from the schema -> training.fit_pipeline ->
 training.predict_rows); the reference side is the bare estimator as Nkululeko builds it.
 """

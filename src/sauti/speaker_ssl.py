@@ -103,8 +103,7 @@ def encoder_stage(cfg: dict):
         raise ConfigError(
             "FEATS.type spkrec_ssl embeds with the experiment's self-supervised speaker encoder, "
             "but SSL.enabled is false",
-            hint="add an SSL section with enabled: true (README, 'Self-supervised speaker "
-            "embeddings')",
+            hint="add an SSL section with enabled: true (docs/ssl.md)",
         )
     return plan.rounds[-1] if plan.rounds else plan.pretrain
 

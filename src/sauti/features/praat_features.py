@@ -3,7 +3,7 @@
 Why this set: these are the measures phoneticians read and report, so a model built on them is
 explainable in their terms, and it covers the 45 columns of Nkululeko's `praat` features (David
 Feinberg's Praat scripts) so an INI with `type = ['praat']` gets what its user expects.
-`NKULULEKO_NAMES` maps each Nkululeko column to sauti's; the README shows the table. Every
+`NKULULEKO_NAMES` maps each Nkululeko column to sauti's; docs/benchmarks.md shows the table. Every
 value comes from Praat's own commands through parselmouth (To Pitch, To PointProcess, Get
 jitter/shimmer, To Formant (burg), To Harmonicity, To Intensity, To TextGrid (silences)).
 
@@ -96,7 +96,7 @@ NAMES = (
     "pause_lognorm_ks_p",
 )
 
-#: Nkululeko 1.14.1 praat column -> sauti column (same measure; see the README for where the
+#: Nkululeko 1.14.1 praat column -> sauti column (same measure; see docs/benchmarks.md for where the
 #: definitions differ: pF and the PCA columns are per file here, phonationtime_s is speaking time).
 NKULULEKO_NAMES = {
     "duration": "duration_s",
