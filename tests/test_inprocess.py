@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
-from workflow_support import run_ok, small_table, snakemake, write, write_csv
+from workflow_support import gender_experiment, run_ok, small_table, snakemake, write, write_csv
 
 from sauti import progress
 from sauti.errors import SautiError
@@ -111,17 +111,7 @@ def _pid(log) -> int | None:
 
 
 def _experiment(corpus, model: str) -> dict:
-    return {
-        "EXP": {"name": f"exp_{model}"},
-        "DATA": {
-            "databases": ["small"],
-            "small": {"path": str(corpus), "test_size": 25},
-            "target": "gender",
-            "labels": ["female", "male"],
-        },
-        "FEATS": {"type": ["os"]},
-        "MODEL": {"type": model},
-    }
+    return gender_experiment(corpus, f"exp_{model}", model)
 
 
 def test_classic_models_train_in_process_and_nets_in_their_own(tmp_path, demo_dir):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 import yaml
-from workflow_support import small_table, write, write_csv
+from workflow_support import gender_experiment, small_table, write, write_csv
 
 pytestmark = pytest.mark.workflow
 HEADLINE = re.compile(r"^exp: UAR (\d\.\d{3})(?: -> (\d\.\d{3}) \(([+-]\d\.\d{3})\))? \(")
@@ -66,17 +66,7 @@ def _save(path, cfg: dict) -> None:
 
 def test_watch_reruns_what_an_edit_changes_and_survives_a_typo(tmp_path, demo_dir):
     corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=4))
-    cfg = {
-        "EXP": {"name": "exp"},
-        "DATA": {
-            "databases": ["small"],
-            "small": {"path": str(corpus), "test_size": 25},
-            "target": "gender",
-            "labels": ["female", "male"],
-        },
-        "FEATS": {"type": ["os"]},
-        "MODEL": {"type": "svm"},
-    }
+    cfg = gender_experiment(corpus)
     configfile = write(tmp_path, cfg)
     watch = Watch(tmp_path, configfile)
     try:

@@ -40,6 +40,21 @@ def write_csv(folder: Path, table: pd.DataFrame, name: str = "small.csv") -> Pat
     return path
 
 
+def gender_experiment(corpus: Path, name: str = "exp", model: str = "svm") -> dict:
+    """The smallest gender experiment on a `small_table` corpus: eGeMAPS features and one model."""
+    return {
+        "EXP": {"name": name},
+        "DATA": {
+            "databases": ["small"],
+            "small": {"path": str(corpus), "test_size": 25},
+            "target": "gender",
+            "labels": ["female", "male"],
+        },
+        "FEATS": {"type": ["os"]},
+        "MODEL": {"type": model},
+    }
+
+
 def write(workdir: Path, cfg: dict, name: str = "exp.yaml") -> Path:
     path = workdir / name
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
