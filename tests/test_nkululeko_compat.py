@@ -790,6 +790,31 @@ def test_relative_audio_path_is_read_from_the_csv_folder_with_absolute_path_fals
     assert {Path(f).parent for f in read["file"]} == {(folder / "audio").resolve()}
 
 
+def test_csv_entries_relative_to_the_working_directory_are_read_as_nkululeko_reads_them(
+    tmp_path, demo_dir, monkeypatch
+):
+    """Nkululeko (absolute_path = True) reads relative entries against the working directory;
+    entries relative to the CSV's folder (sauti's own corpora) keep resolving there."""
+    from sauti.data import read_database
+
+    (tmp_path / "wavs").mkdir()
+    table = pd.read_csv(demo_dir / "demo.csv").head(4)
+    for file in table["file"]:
+        (tmp_path / "wavs" / Path(file).name).write_bytes((demo_dir / file).read_bytes())
+    (tmp_path / "lists").mkdir()
+    cwd_relative = table.assign(file=[f"wavs/{Path(f).name}" for f in table["file"]])
+    cwd_relative.to_csv(tmp_path / "lists" / "db.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    read = read_database("db", {"path": str(tmp_path / "lists" / "db.csv"), "type": "csv"})
+    assert {Path(f).parent for f in read["file"]} == {(tmp_path / "wavs").resolve()}
+
+    (tmp_path / "lists" / "wavs").mkdir()  # now the CSV's folder has them too: that one wins
+    for file in cwd_relative["file"]:
+        (tmp_path / "lists" / file).write_bytes((tmp_path / file).read_bytes())
+    read = read_database("db", {"path": str(tmp_path / "lists" / "db.csv"), "type": "csv"})
+    assert {Path(f).parent for f in read["file"]} == {(tmp_path / "lists" / "wavs").resolve()}
+
+
 # --------------------------------------------------------------------------- audformat
 
 

@@ -111,7 +111,7 @@ def _read_csv(name: str, path: Path, spec: dict) -> pd.DataFrame:
             hint=f"rename the audio-path column to 'file' or map it with {name}.colnames",
         )
     base = Path(os.path.abspath(spec["audio_path"])) if spec.get("audio_path") else path.parent
-    table["file"] = [_absolute(f, base) for f in table["file"]]
+    table["file"] = [_csv_file(f, base) for f in table["file"]]
     for column in ("start", "end"):
         if column in table.columns:
             table[column] = _seconds(table[column])
@@ -238,6 +238,17 @@ def _absolute(file: str, base: Path) -> str:
     return os.path.normpath(file if os.path.isabs(str(file)) else base / str(file))
 
 
+def _csv_file(file: str, base: Path) -> str:
+    """A CSV's file entry as an absolute path. A relative entry is read against the CSV's folder
+    (or `audio_path`); where no file is there but one is relative to the working directory, that
+    one, because Nkululeko (absolute_path = True, its default) reads entries against the working
+    directory, and its users' CSVs are written that way."""
+    resolved = _absolute(file, base)
+    if not os.path.isabs(str(file)) and not os.path.exists(resolved) and os.path.exists(file):
+        return os.path.abspath(file)
+    return resolved
+
+
 def _seconds(column: pd.Series) -> pd.Series:
     if pd.api.types.is_timedelta64_dtype(column):
         return column.dt.total_seconds()
@@ -290,7 +301,7 @@ def _check_audio(
         message = f"DATA.{name}: {len(problems)} of {n_files} audio files are {shown}"
         message += f"{', ...' if len(problems) > 5 else ''}{f'; full list in {csv}' if csv else ''}"
         where = (  # a missing file is most often a relative path resolved against another folder
-            f"relative paths resolve against the CSV's folder or {name}.audio_path; "
+            f"relative paths resolve against the CSV's folder or {name}.audio_path, else the working directory; "
             if "missing" in problems.values()
             else ""
         )

@@ -22,8 +22,8 @@ from .versions import stage_libraries
 
 #: Bump a stage's number when its code changes what it writes, to invalidate old caches.
 STAGE_VERSIONS = {
-    "samples": 2,  # 2: audio only (file, start, end, duration, db, row); labels: the labels stage
-    "labels": 1,
+    "samples": 3,  # 2: audio only (file, start, end, duration, db, row); 3: cwd-relative CSV entries
+    "labels": 2,  # 2: cwd-relative CSV entries (sauti.data._csv_file)
     "features": 1,
     "split": 1,
     "train": 2,  # 2: svm predicts with the decision function (was argmax of Platt probabilities)
