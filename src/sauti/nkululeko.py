@@ -783,7 +783,9 @@ what `sauti explore` built, a later `sauti nkululeko` finds cached. Snakemake op
 ## Paths
 
 Database paths, `EXP.root` and `audio_path` are relative to the working directory, as in
-Nkululeko. A CSV's relative file names are resolved against `audio_path`, else the CSV's folder;
+Nkululeko. A CSV's relative file names are resolved against `audio_path`, else the CSV's folder,
+and where no file is there, against the working directory (Nkululeko's reading with its default
+`absolute_path = True`);
 with `absolute_path = False` and a relative `audio_path`, Nkululeko's
 `<CSV folder>/<audio_path>/<file>` is kept. `EXP.name = results/my_exp` names the experiment
 `my_exp` and puts it under `<root>/results/`, the folder Nkululeko writes to.
