@@ -150,8 +150,9 @@ def test_two_experiments_share_data_and_features(tmp_path, corpus):
     assert jobs["train"] == 2 and jobs["evaluate"] == 2 and jobs["report"] == 2
 
 
-def test_split_follows_test_size_and_seed(tmp_path, corpus):
+def test_split_follows_test_size_and_seed(tmp_path, corpus, monkeypatch):
     """Nkululeko defect 2: the split must follow test_size and random_seed, and be reproducible."""
+    monkeypatch.chdir(tmp_path)  # the registry below resolves EXP.root (and its digest state) here
     splits = {}
     for label, cfg in {
         "base": experiment(corpus),
