@@ -20,6 +20,13 @@ def is_local(name: str) -> bool:
     return Path(os.path.expanduser(str(name))).is_dir()
 
 
+def load_failure_reason(exc: Exception) -> str:
+    """The first line of a loader's error (at most 160 characters), else its type: hub, network,
+    yaml and checkpoint errors can run to pages, and the user gets one line."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
 def from_pretrained(factory, name: str, key: str, **kwargs):
     """`factory.from_pretrained(name)` (a transformers class/Auto* class) or a SautiError."""
     source = os.path.expanduser(str(name))
@@ -27,7 +34,7 @@ def from_pretrained(factory, name: str, key: str, **kwargs):
         return factory.from_pretrained(source, **kwargs)
     except Exception as exc:  # transformers/hub raise many kinds (OSError, HFValidationError...)
         where = "the local folder" if is_local(source) else "the Hugging Face hub"
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        reason = load_failure_reason(exc)
         raise SautiError(
             f"{key} = {name!r}: could not load the model from {where} ({reason})",
             hint="give a hub name while online, or a local folder saved with save_pretrained() "

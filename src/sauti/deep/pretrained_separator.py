@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import SautiError
 from . import require_torch
 from .device import resolve_device
+from .hub import load_failure_reason
 
 KEY = "SEPARATE.pretrained"
 
@@ -47,7 +48,7 @@ def load_pretrained(name: str, device: str = "cpu"):
             raise ValueError("from_hparams returned nothing")
     except Exception as exc:  # hub, network, yaml and checkpoint errors: one line for all
         where = "the local folder" if local else "the Hugging Face hub"
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        reason = load_failure_reason(exc)
         raise SautiError(
             f"{KEY} = {name!r}: could not load the separator from {where} ({reason})",
             hint="give a SpeechBrain SepFormer hub name while online, or a local folder with its "
