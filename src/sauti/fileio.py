@@ -78,6 +78,32 @@ def write_table(path: str | Path, table: pd.DataFrame) -> None:
             table.to_csv(tmp, index=False)
 
 
+def write_round_table(out_dir: str | Path, table: pd.DataFrame, plot_name: str, plot) -> None:
+    """rounds.csv, rounds.md and the plot `plot_name` (drawn by `plot(table, path)`) of a
+    round-by-round method (SELFTRAIN, SEPARATE): one table a person reads, one a script reads."""
+    out = Path(out_dir)
+    with atomic_path(out / "rounds.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    write_text(out / "rounds.md", markdown_table(table))
+    with atomic_path(out / plot_name) as tmp:
+        plot(table, tmp)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A Markdown table: floats with 3 decimals, missing values as a dash."""
+
+    def cell(value):
+        if pd.isna(value):
+            return "–"
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)

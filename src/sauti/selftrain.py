@@ -648,17 +648,15 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def publish_rounds(round_paths: list[str], out_dir: str) -> dict:
     """Write selftrain.json, rounds.csv, rounds.md and rounds.png into `out_dir`."""
-    from .fileio import atomic_path, write_text
+    from .fileio import write_round_table
 
     states = sorted((read_json(p) for p in round_paths), key=lambda s: s["round"])
     out = Path(out_dir)
     table = round_rows(states)
     result = summary(states)
-    with atomic_path(out / "rounds.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    write_text(out / "rounds.md", _markdown(table))
-    with atomic_path(out / "rounds.png") as tmp:
-        plot_rounds(table, result["metric"], tmp)
+    write_round_table(
+        out, table, "rounds.png", lambda t, path: plot_rounds(t, result["metric"], path)
+    )
     write_json(out / "selftrain.json", result)
     log.info(
         "self-training: round %s chosen (%s); test %s -> %s",
@@ -666,19 +664,6 @@ def publish_rounds(round_paths: list[str], out_dir: str) -> dict:
         states[0]["score"]["test"], result["result"]["test"] and result["result"]["test"].get(result["metric"]),
     )  # fmt: skip
     return result
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    def cell(value):
-        if pd.isna(value):
-            return "–"
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def plot_rounds(table: pd.DataFrame, metric: str, path) -> None:

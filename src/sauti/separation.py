@@ -492,17 +492,12 @@ def round_rows(states: list[dict]) -> pd.DataFrame:
 
 def publish_rounds(round_paths: list[str], out_dir: str) -> dict:
     """separation.json, rounds.csv, rounds.md and sdr.png in `out_dir` (not cached)."""
-    from .fileio import atomic_path, read_json, write_json, write_text
-    from .selftrain import _markdown
+    from .fileio import read_json, write_json, write_round_table
 
     states = sorted((read_json(p) for p in round_paths), key=lambda s: s["round"])
     out = Path(out_dir)
     table = round_rows(states)
-    with atomic_path(out / "rounds.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    write_text(out / "rounds.md", _markdown(table))
-    with atomic_path(out / "sdr.png") as tmp:
-        plot_rounds(table, tmp)
+    write_round_table(out, table, "sdr.png", plot_rounds)
     result = {
         "rounds": [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in table.astype(object).to_dict("records")],  # fmt: skip
         "teacher_sdr": states[0]["sdr"], "last_sdr": states[-1]["sdr"],
