@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_deep_train.py [--models mlp ...] [--epochs 20] [--threads 1 2]
 
 Each entry of BENCHMARKS is a function (device, epochs) -> one result row. It builds its own input
-from the demo corpus (data/demo, `make demo-data`), trains through `sauti.deep.loop.fit` (the one
+from the demo corpus (data/demo, `make demo-data`), trains through `sauti.ml.deep.loop.fit` (the one
 training loop, with per-epoch dev scoring as in a real run; early stopping off, so every run does
 exactly `epochs` epochs) and reports training samples per second of wall time:
 train rows x epochs / seconds. Feature extraction is not timed. Every model runs on the CPU, and
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sauti.data import ID
-from sauti.fileio import write_text
+from sauti.core.fileio import write_text
+from sauti.ml.data import ID
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -47,13 +47,13 @@ COLUMNS = (
 
 def demo_features(kind: str, params: dict) -> pd.DataFrame:
     """demo.csv (absolute paths, whole files) + the `kind` features of every recording."""
-    import sauti.audio
-    from sauti.features import extract
+    import sauti.core.audio
+    from sauti.ml.features import extract
 
     table = pd.read_csv(DEMO / "demo.csv")
     table["file"] = [str((DEMO / f).resolve()) for f in table["file"]]
     table["start"] = 0.0
-    table["end"] = [sauti.audio.info(f)[0] for f in table["file"]]
+    table["end"] = [sauti.core.audio.info(f)[0] for f in table["file"]]
     return pd.concat([table, extract(kind, table[ID], params, False)], axis=1)
 
 
@@ -72,9 +72,9 @@ def gender_split(table: pd.DataFrame):
 
 
 def timed_fit(net, X, y, tr, dv, device, epochs, batch_size, augment=None) -> float:
-    """Seconds of wall time for one `sauti.deep.loop.fit` call on the (tr, dv) rows, cross
+    """Seconds of wall time for one `sauti.ml.deep.loop.fit` call on the (tr, dv) rows, cross
     entropy, no early stopping (CUDA work finished included)."""
-    from sauti.deep.loop import FitSettings, fit, make_loss
+    from sauti.ml.deep.loop import FitSettings, fit, make_loss
 
     settings = FitSettings(
         epochs=epochs,
@@ -99,7 +99,7 @@ def timed_fit(net, X, y, tr, dv, device, epochs, batch_size, augment=None) -> fl
 
 def bench_mlp(device: str, epochs: int, batch_size: int = 8) -> dict:
     """mlp {l1: 64, l2: 16} on gender from eGeMAPS (88 features), 80 % train / 20 % dev rows."""
-    from sauti.deep.mlp import TorchMLPClassifier
+    from sauti.ml.deep.mlp import TorchMLPClassifier
 
     table = demo_os_features()
     cols = [c for c in table.columns if c.startswith("os_")]
@@ -124,8 +124,8 @@ CNN_SPECTRA = {"fft_win_dur": 25, "fft_hop_dur": 10, "fft_nbands": 64, "max_dura
 def bench_cnn(device: str, epochs: int, batch_size: int = 32, augment: bool = True) -> dict:
     """cnn [16, 32, 64] on gender from 64 x 101 log-mel images, 80 % train / 20 % dev rows;
     with its training-time augmentation (generated noise at 5-30 dB, 100 ms shift) or without."""
-    from sauti.deep.cnn import CNNClassifier
-    from sauti.deep.cnn_net import LogMelCNN
+    from sauti.ml.deep.cnn import CNNClassifier
+    from sauti.ml.deep.cnn_net import LogMelCNN
 
     table = demo_spectra()
     cols = [c for c in table.columns if c.startswith("spectra_")]
@@ -185,7 +185,7 @@ def main() -> None:
             "",
             f"`benchmarks/bench_deep_train.py --epochs {args.epochs}`: "
             "training samples per second of wall time (train rows x epochs / seconds), through "
-            "`sauti.deep.loop.fit` with per-epoch dev scoring, early stopping off.",
+            "`sauti.ml.deep.loop.fit` with per-epoch dev scoring, early stopping off.",
             "",
             f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, torch "
             f"{torch.__version__}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} "

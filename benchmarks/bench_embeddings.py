@@ -3,7 +3,7 @@ than real time).
 
     .venv/bin/python benchmarks/bench_embeddings.py [--clips 60] [--threads 2]
 
-Runs `sauti.features.extract` -- the code the features jobs run -- on real clips of the demo
+Runs `sauti.ml.features.extract` -- the code the features jobs run -- on real clips of the demo
 corpus for: spkrec (resemblyzer, real weights), a tiny wav2vec2 (2 layers, 32 wide: the size the
 tests use), and wav2vec2-base and whisper-tiny *architectures* with random weights (built from
 their configs and saved with save_pretrained, since nothing can be downloaded here; the compute
@@ -75,7 +75,7 @@ def build_models(folder: Path) -> dict[str, tuple[str, dict]]:
 
 
 def measure(kind: str, params: dict, samples: pd.DataFrame, device: str, batch: int) -> dict:
-    from sauti.features import embeddings
+    from sauti.ml.features import embeddings
 
     options = {**params, f"{kind}.device": device, f"{kind}.batch_size": batch}
     ids = samples[["file", "start", "end"]]
@@ -131,7 +131,7 @@ def main() -> None:
         f"`benchmarks/bench_embeddings.py`: {len(samples)} real demo clips "
         f"({samples['seconds'].sum():.1f} s of audio, {samples['seconds'].min():.2f}-"
         f"{samples['seconds'].max():.2f} s each), batch size {args.batch}, mean pooling of the "
-        "last layer, through `sauti.features.extract`. RTF = extraction seconds / audio seconds "
+        "last layer, through `sauti.ml.features.extract`. RTF = extraction seconds / audio seconds "
         "(< 1: faster than real time); model loading is listed apart. Random weights: the "
         "compute does not depend on them. whisper pads every clip to its 30 s window, so its "
         "RTF on short clips is high by design. " + gpu_line,

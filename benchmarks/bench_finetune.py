@@ -6,7 +6,7 @@ finetune stage, on real demo clips.
 No weights can be downloaded here, so the model is wav2vec2-base's architecture (95 M
 parameters, transformers' Wav2Vec2Config defaults) with random weights, saved to a temporary
 folder: the speed of a step does not depend on the values of the weights. The run goes through
-`sauti.deep.finetune.finetune_stage` (feature encoder frozen, batch 8, one epoch) and times
+`sauti.ml.deep.finetune.finetune_stage` (feature encoder frozen, batch 8, one epoch) and times
 training and prediction separately from the stage's log. Writes benchmarks/results/finetune.md.
 """
 
@@ -41,8 +41,8 @@ def main() -> None:
         Wav2Vec2ForSequenceClassification,
     )
 
-    from sauti import audio
-    from sauti.deep import finetune
+    from sauti.core import audio
+    from sauti.ml.deep import finetune
 
     torch.set_num_threads(args.threads)
     table = pd.read_csv(Path(args.demo) / "demo.csv")
@@ -70,7 +70,7 @@ def main() -> None:
         info = finetune.finetune_stage(str(Path(tmp) / "split.parquet"), params, str(out), False)
         total = time.perf_counter() - started
         # prediction alone: the checkpoint reloaded, as `sauti demo` does
-        from sauti.inference import load_bundle, predict
+        from sauti.ml.bundle import load_bundle, predict
 
         started = time.perf_counter()
         predict(load_bundle(out), table[table["split"] == "test"][["file", "start", "end"]])

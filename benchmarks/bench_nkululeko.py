@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sauti import snakemake_cli
+from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
 VERSION = "1.14.1"
@@ -63,6 +63,12 @@ MODELS = {
     "xgb": ({"type": "xgb", "n_estimators": 100, "max_depth": 6}, ("n_estimators", 200)),
 }
 STEPS = ("first run", "MODEL key changed", "reverted")
+
+
+def section(name: str, lines: list[str]) -> list[str]:
+    """`lines` between pymdownx.snippets section markers: the docs include them by name
+    (`--8<-- "benchmarks/results/nkululeko.md:<name>"`), so no figure there is retyped."""
+    return [f"<!-- --8<-- [start:{name}] -->", *lines, "", f"<!-- --8<-- [end:{name}] -->"]
 
 
 # --------------------------------------------------------------------------- Nkululeko venv
@@ -157,7 +163,7 @@ def sauti_config(split: dict, model: dict, feats=("os",)) -> dict:
 
 def job_seconds(workdir: Path, since: float) -> list[tuple[str, float]]:
     """(stage, seconds of its own work) of every job that finished after `since`, from the
-    "<stage> finished in N s" line sauti.runner writes into each job's log."""
+    "<stage> finished in N s" line sauti.core.stage_log writes into each job's log."""
     found = []
     for log in (workdir / "results").rglob("*.log"):
         if log.stat().st_mtime < since:
@@ -313,7 +319,7 @@ def watch_seconds(workdir: Path, split: dict, model: dict, changed: dict, jobs: 
     configfile = workdir / "exp.yaml"
     configfile.write_text(yaml.safe_dump(sauti_config(split, model)), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sauti.cli", "watch", str(configfile), "-j", str(jobs)],
+        [sys.executable, "-m", "sauti.app.cli", "watch", str(configfile), "-j", str(jobs)],
         cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
@@ -462,23 +468,29 @@ def main() -> None:
         "Snakemake's process (no interpreter start-up), samples, features and explore in "
         "processes of their own; each job's own work is listed below (from its log).",
     ]
+    # the sections the docs include (docs/benchmarks.md): runs, features, watch, study
+    lines = [*header[:2], *section("runs", header[2:] + rows + footer)]
     if floors:
-        footer += [
+        lines += [
             "",
-            "Feature phase (the own work of sauti's features jobs, summed) against its floor, bare "
-            f"openSMILE (soundfile read + eGeMAPSv02 functionals) of the same files in {args.jobs} "
-            "threads of one process:",
-            "",
-            "| corpus (files) | sauti features jobs | raw openSMILE | sauti / raw |",
-            "|---|---:|---:|---:|",
-            *[
-                f"| {c} ({n}) | {job:.1f} | {raw:.1f} | {job / raw:.2f} |"
-                for c, (job, raw, n) in floors.items()
-            ],
+            *section(
+                "features",
+                [
+                    "Feature phase (the own work of sauti's features jobs, summed) against its "
+                    "floor, bare openSMILE (soundfile read + eGeMAPSv02 functionals) of the same "
+                    f"files in {args.jobs} threads of one process:",
+                    "",
+                    "| corpus (files) | sauti features jobs | raw openSMILE | sauti / raw |",
+                    "|---|---:|---:|---:|",
+                    *[
+                        f"| {c} ({n}) | {job:.1f} | {raw:.1f} | {job / raw:.2f} |"
+                        for c, (job, raw, n) in floors.items()
+                    ],
+                ],
+            ),
         ]
     if watched:
-        footer += [
-            "",
+        table = [
             "`sauti watch`: seconds from saving the experiment file to the new headline printed "
             "(a script edits the file; Nkululeko's cached re-run of the same change beside it):",
             "",
@@ -487,26 +499,33 @@ def main() -> None:
         ]
         for c, (seconds, nk_changed, nk_reverted) in watched.items():
             for step, nk in (("MODEL key changed", nk_changed), ("reverted", nk_reverted)):
-                footer.append(
+                table.append(
                     f"| {c} | {step} | {seconds[step]:.2f} | {nk:.1f} | {seconds[step] / nk:.2f} |"
                 )
+        lines += ["", *section("watch", table)]
     if study:
         (sauti_s, sauti_uar, sauti_done), (nk_s, nk_uar), n = study
-        footer += [
+        lines += [
             "",
-            f"6-configuration study {{os, praat}} x {{svm, xgb, tree}} on {args.study_corpus} "
-            f"({n} files): sauti one GRID file (one DAG, -j{args.jobs}) {sauti_s:.1f} s; Nkululeko "
-            f"six INI files one after the other, one experiment name per feature set "
-            f"{nk_s:.1f} s; ratio {sauti_s / nk_s:.2f}.",
-            "",
-            "| configuration | sauti test UAR | Nkululeko test UAR |",
-            "|---|---:|---:|",
-            *[f"| {k} | {sauti_uar[k]:.3f} | {nk_uar[k]:.3f} |" for k in sauti_uar],
+            *section(
+                "study",
+                [
+                    f"6-configuration study {{os, praat}} x {{svm, xgb, tree}} on "
+                    f"{args.study_corpus} ({n} files): sauti one GRID file (one DAG, "
+                    f"-j{args.jobs}) {sauti_s:.1f} s; Nkululeko six INI files one after the "
+                    f"other, one experiment name per feature set {nk_s:.1f} s; ratio "
+                    f"{sauti_s / nk_s:.2f}.",
+                    "",
+                    "| configuration | sauti test UAR | Nkululeko test UAR |",
+                    "|---|---:|---:|",
+                    *[f"| {k} | {sauti_uar[k]:.3f} | {nk_uar[k]:.3f} |" for k in sauti_uar],
+                ],
+            ),
             "",
             f"sauti study jobs: {sauti_done}",
         ]
-    footer += ["", "What each run did:", "", *notes]
-    text = "\n".join(header + rows + footer) + "\n"
+    lines += ["", "What each run did:", "", *notes]
+    text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sauti import audio
-from sauti.features import praat_features
+from sauti.core import audio
+from sauti.ml.features import praat_features
 
 REPO = Path(__file__).resolve().parents[1]
 OLD_COMMIT = "62bd16d"  # the last commit with the 18-measure praat set
-OLD_PATH = "src/sauti/features/praat_features.py"
+OLD_PATH = "src/sauti/ml/features/praat_features.py"
 
 
 def old_extractor():
@@ -44,7 +44,7 @@ def old_extractor():
         check=True,
     ).stdout
     module = types.ModuleType("praat_features_old")
-    module.__dict__["__package__"] = "sauti.features"  # for its `from ..audio import ...`
+    module.__dict__["__package__"] = "sauti.ml.features"  # for its `from ..audio import ...`
     exec(compile(source, f"{OLD_COMMIT}:{OLD_PATH}", "exec"), module.__dict__)
     return module.praat_features, len(module.NAMES)
 
@@ -93,6 +93,8 @@ def main() -> None:
     lines = [
         "# praat features: cost per second of audio",
         "",
+        # docs/benchmarks.md includes the section `cost` (pymdownx.snippets markers)
+        "<!-- --8<-- [start:cost] -->",
         f"{len(signals)} recordings of {args.csv.name}, {seconds_of_audio:.1f} s of audio "
         f"(mean {seconds_of_audio / len(signals):.2f} s), one thread, "
         f"{platform.processor() or platform.machine()}, numpy {np.__version__}, "
@@ -107,6 +109,7 @@ def main() -> None:
             f"| {name} | {columns} | {seconds:.1f} | {1000 * seconds / len(signals):.0f} | "
             f"{seconds / seconds_of_audio:.3f} | {seconds / base:.2f}x |"
         )
+    lines += ["", "<!-- --8<-- [end:cost] -->"]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

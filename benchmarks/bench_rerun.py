@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from sauti import snakemake_cli
+from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
 

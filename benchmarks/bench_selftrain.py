@@ -5,9 +5,9 @@
 The task of config/examples/demo_selftrain.yaml: gender from eGeMAPS on the demo corpus's
 espeak voices. One language's 20 voices are the labelled database, split speaker-independently
 with test_size 80 (4 labelled voices, 16 test voices); the other language's 20 voices are the
-unlabelled pool. Every (setting, seed) is planned by sauti.plan like a workflow run, and its
+unlabelled pool. Every (setting, seed) is planned by sauti.workflow.plan like a workflow run, and its
 keyed stages are executed in this one process by the stage functions the Snakemake rules call
-(sauti.stages, sauti.selftrain), each stage once per key: features are extracted once and a
+(sauti.stages, sauti.stages.selftrain), each stage once per key: features are extracted once and a
 teacher is shared by the settings that differ only in student rounds. (A Snakemake run pays a
 Python start-up per job, 185 jobs here, which on a shared 2-core machine takes most of an hour.) Writes benchmarks/results/selftrain.md and prints it: test
 UAR of the teacher (round 0) and of the result round, with pseudo-label accuracy and kept
@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from sauti import selftrain, stages
-from sauti.config import resolve
-from sauti.dag import Registry
-from sauti.fileio import read_json
-from sauti.plan import plan_experiment
-from sauti.selftrain import SelftrainInputs, round_stage, vad_stage
+from sauti.config.resolve import resolve
+from sauti.core.fileio import read_json
+from sauti.stages import common as stages
+from sauti.stages import selftrain
+from sauti.stages.selftrain import SelftrainInputs, round_stage, vad_stage
+from sauti.workflow.plan import plan_experiment
+from sauti.workflow.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
 

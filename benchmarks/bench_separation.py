@@ -9,7 +9,7 @@ disjoint between train (labelled pairs), unlabelled (mixtures only) and test. Pe
 teacher (round 0), then `rounds` student rounds with the VAD filter and, from the same teacher,
 `rounds` student rounds without it (every unlabelled clip kept). Every model is scored on the
 test mixtures (unseen speakers and music) with BSS-eval SDR and SI-SDR; the mixture's own SDR
-is the floor. The rounds run through sauti.separation.run_round, the function the
+is the floor. The rounds run through sauti.stages.separate.run_round, the function the
 separate_train rule calls, in this one process on one CPU thread (torch.set_num_threads(1)).
 Writes benchmarks/results/separation.md: the per-round table of every seed, the mean over
 seeds, and CPU figures (training steps/s, real-time factor of separating the test mixtures).
@@ -33,7 +33,7 @@ CORPUS = REPO / "data" / "separation"
 
 def settings(args, seed: int) -> dict:
     """SEPARATE's defaults (config.schema.yaml) with the benchmark's steps and seed."""
-    from sauti.config import schema
+    from sauti.config.resolve import schema
 
     spec = schema()["properties"]["SEPARATE"]["properties"]
     params = {k: v["default"] for k, v in spec.items() if "default" in v}
@@ -42,7 +42,7 @@ def settings(args, seed: int) -> dict:
 
 
 def run_seed(corpus: dict, args, seed: int) -> list[dict]:
-    from sauti.separation import run_round
+    from sauti.stages.separate import run_round
 
     params = settings(args, seed)
     rows = []
@@ -56,6 +56,16 @@ def run_seed(corpus: dict, args, seed: int) -> list[dict]:
             rows.append({"seed": seed, "filter": "VAD" if use_filter else "none", **result["state"]})  # fmt: skip
             print(f"seed {seed} round {r} filter {use_filter}: SDR {result['state']['sdr']:.2f}", flush=True)  # fmt: skip
     return rows
+
+
+def start(name: str) -> str:
+    """pymdownx.snippets section markers: docs/separate.md includes the sections setup, mean,
+    gain and cpu by name, so no figure there is retyped."""
+    return f"<!-- --8<-- [start:{name}] -->"
+
+
+def end(name: str) -> str:
+    return f"<!-- --8<-- [end:{name}] -->"
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -82,7 +92,7 @@ def main() -> None:
     if not (CORPUS / ".complete").exists():
         script = REPO / "resources/demo/build_separation_corpus.sh"
         subprocess.run(["bash", str(script), str(CORPUS)], check=True)
-    from sauti.separation import load_corpus
+    from sauti.stages.separate import load_corpus
 
     corpus = load_corpus(str(CORPUS / "separation.csv"))
     started, cpu = time.perf_counter(), time.process_time()
@@ -106,17 +116,24 @@ def main() -> None:
         "",
         f"`{' '.join(['python benchmarks/bench_separation.py', '--seeds', *map(str, args.seeds), '--rounds', str(args.rounds), '--steps', str(args.steps)])}`",  # fmt: skip
         "",
+        start("setup"),
         f"Corpus: {len(corpus['train'])} labelled pairs, {len(corpus['unlabelled'])} unlabelled "
         f"mixtures, {len(corpus['test'])} test mixtures (unseen speakers and backgrounds), 4 s "
         "each at -5 to 10 dB SNR. Teacher: U-Net 4 channels x 3 levels; students: 6 x 3, "
         f"trained from scratch with remixing; {args.steps} steps of 8 x 1.5-s crops per model. "
         "SDR / SI-SDR in dB on the test mixtures (BSS-eval v4 SDR and SI-SDR, fast_bss_eval).",
         "",
+        end("setup"),
+        "",
         "## Mean over seeds",
         "",
+        start("mean"),
         markdown(mean),
+        end("mean"),
+        "",
         "## Student minus teacher (SDR, dB)",
         "",
+        start("gain"),
     ]
     for use in ("VAD", "none"):
         for r in range(1, args.rounds + 1):
@@ -128,11 +145,14 @@ def main() -> None:
             )
     lines += [
         "",
+        end("gain"),
+        "",
         "## Per seed and round",
         "",
         markdown(per_seed),
         "## CPU figures",
         "",
+        start("cpu"),
         f"One thread (torch.set_num_threads(1)) on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work (load average at the end: "
         f"{os.getloadavg()[0]:.1f}); all seeds took {cpu_minutes:.1f} CPU minutes ({minutes:.1f} min "
@@ -142,6 +162,8 @@ def main() -> None:
         f"the test mixtures: teacher {table[table['round'] == 0]['rtf'].mean():.3f}, students "
         f"{table[table['round'] > 0]['rtf'].mean():.3f} (seconds of compute per second of audio).",
         "No GPU was lent to this session, so there is no GPU timing.",
+        "",
+        end("cpu"),
     ]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

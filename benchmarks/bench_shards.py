@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sauti import snakemake_cli
+from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = {

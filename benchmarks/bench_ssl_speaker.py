@@ -1,6 +1,6 @@
 """SSL speaker embeddings on the whole demo corpus: EER per stage against the references.
 
-Runs the same stage functions as the workflow (sauti.speaker_ssl: Stage I, the rounds, the
+Runs the same stage functions as the workflow (sauti.stages.ssl: Stage I, the rounds, the
 evaluation) with the SSL settings of an experiment file (default:
 config/examples/demo_ssl_speaker.yaml), once per seed, and writes
 benchmarks/results/ssl_speaker.md: EER of the untrained encoder, Stage I and every round on
@@ -24,9 +24,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from sauti.config import read_file, resolve  # noqa: E402
-from sauti.plan import plan_experiment  # noqa: E402
-from sauti.speaker_ssl import eval_stage, pretrain_stage, round_stage  # noqa: E402
+from sauti.config.resolve import read_file, resolve  # noqa: E402
+from sauti.stages.ssl import eval_stage, pretrain_stage, round_stage  # noqa: E402
+from sauti.workflow.plan import plan_experiment  # noqa: E402
 
 
 def samples_table(cfg: dict, folder: Path) -> list[str]:

@@ -9,7 +9,7 @@ pitch, 200 speakers) with soundfile into a temporary folder, plus its CSV, and t
 `EXP.shards: auto`, measuring wall time and peak RSS of the Snakemake process. The dry runs
 happen once before any audio exists (which shows the DAG never opens an audio file) at
 several database sizes, and twice with the audio written: first with an empty digest state
-(sauti.digests hashes every file), then with the warm state file (only stat calls), which is
+(sauti.core.digests hashes every file), then with the warm state file (only stat calls), which is
 what every later Snakemake start pays. The first-hashing throughput is measured in-process on
 the same files (just written, so read from the page cache: the hash's own speed). Then it
 times the samples stage alone, the first job that does read the audio (it checks every file).
@@ -32,7 +32,9 @@ import pandas as pd
 import soundfile
 import yaml
 
-from sauti import digests, scaling, snakemake_cli
+from sauti.core import digests
+from sauti.ml import scaling
+from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -44,6 +46,12 @@ RSS_WRAPPER = (
     "print(u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); "
     "sys.exit(code)"
 )
+
+
+def section(name: str, lines: list[str]) -> list[str]:
+    """`lines` between pymdownx.snippets section markers: the docs include them by name
+    (`--8<-- "benchmarks/results/dag_scale.md:<name>"`), so no figure there is retyped."""
+    return [f"<!-- --8<-- [start:{name}] -->", *lines, "", f"<!-- --8<-- [end:{name}] -->"]
 
 
 def write_table(folder: Path, n_files: int) -> Path:
@@ -155,25 +163,38 @@ def main() -> None:
         [
             "# DAG scale: build + dry run (`snakemake -n`) on a synthetic database",
             "",
-            f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-            f"load average {os.getloadavg()[0]:.1f} · {time.strftime('%Y-%m-%d %H:%M')}",
+            *section(  # the sections docs/slurm.md includes: dryruns, audio
+                "dryruns",
+                [
+                    f"{platform.node()} · {os.cpu_count()} cores · Python "
+                    f"{platform.python_version()} · load average {os.getloadavg()[0]:.1f} · "
+                    f"{time.strftime('%Y-%m-%d %H:%M')}",
+                    "",
+                    "Experiment: FEATS.type [os, praat], EXP.shards auto, svm. Peak RSS: the "
+                    "largest process (Snakemake, or the job it ran). Jobs = every job of the DAG. "
+                    "CPU: user + system seconds of the Snakemake process, the fairer figure on a "
+                    "busy machine.",
+                    "",
+                    "| rows | audio | shards (os / praat) | jobs | wall (s) | CPU (s) | peak RSS (MB) |",
+                    "|---:|---|---:|---:|---:|---:|---:|",
+                    *rows,
+                ],
+            ),
             "",
-            "Experiment: FEATS.type [os, praat], EXP.shards auto, svm. Peak RSS: the largest process "
-            "(Snakemake, or the job it ran). Jobs = every job of the DAG. CPU: user + system "
-            "seconds of the Snakemake process, the fairer figure on a busy machine.",
-            "",
-            "| rows | audio | shards (os / praat) | jobs | wall (s) | CPU (s) | peak RSS (MB) |",
-            "|---:|---|---:|---:|---:|---:|---:|",
-            *rows,
-            "",
-            f"Writing the {args.files:,} clips ({args.seconds:g} s each) took {written:.0f} s; "
-            f"the samples job alone (reads and checks every file) took {samples_s:.1f} s "
-            f"(peak RSS {samples_rss:.0f} MB, Snakemake start-up included).",
-            "",
-            f"First hashing (sauti.digests, xxh3-128, one process, files in the page cache): "
-            f"{megabytes:,.0f} MB in {len(files):,} files took {hashing:.2f} s = "
-            f"{megabytes / hashing:,.0f} MB/s, {len(files) / hashing:,.0f} files/s "
-            "(stat, read, hash and one SQLite transaction).",
+            *section(
+                "audio",
+                [
+                    f"Writing the {args.files:,} clips ({args.seconds:g} s each) took "
+                    f"{written:.0f} s; the samples job alone (reads and checks every file) took "
+                    f"{samples_s:.1f} s (peak RSS {samples_rss:.0f} MB, Snakemake start-up "
+                    "included).",
+                    "",
+                    f"First hashing (sauti.core.digests, xxh3-128, one process, files in the page "
+                    f"cache): {megabytes:,.0f} MB in {len(files):,} files took {hashing:.2f} s = "
+                    f"{megabytes / hashing:,.0f} MB/s, {len(files) / hashing:,.0f} files/s "
+                    "(stat, read, hash and one SQLite transaction).",
+                ],
+            ),
         ]
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

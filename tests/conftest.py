@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import sauti.audio
+import sauti.core.audio
 
 REPO = Path(__file__).resolve().parents[1]
 # absolute: `make test` passes SAUTI_DEMO_DIR=data/demo, and workflow tests run in other folders
@@ -32,7 +32,7 @@ def demo_table(demo_dir) -> pd.DataFrame:
     table = pd.read_csv(demo_dir / "demo.csv")
     table["file"] = [str((demo_dir / f).resolve()) for f in table["file"]]
     table["start"] = 0.0
-    table["end"] = [sauti.audio.info(f)[0] for f in table["file"]]
+    table["end"] = [sauti.core.audio.info(f)[0] for f in table["file"]]
     return table
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sauti import audio
+from sauti.core import audio
 
 
 def join_with_pauses(files, rng: np.random.Generator) -> tuple[np.ndarray, list]:

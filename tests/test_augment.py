@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sauti import audio
-from sauti.augment import (
+from sauti.config.resolve import ConfigError, parse_ini, resolve
+from sauti.core import audio
+from sauti.core.errors import SautiError
+from sauti.stages.augment import (
     AUGMENTATIONS,
     SAME_LENGTH,
     augment_table,
@@ -17,9 +19,7 @@ from sauti.augment import (
     resolve_augmentations,
     training_data,
 )
-from sauti.config import ConfigError, parse_ini, resolve
-from sauti.errors import SautiError
-from sauti.plan import plan_experiment
+from sauti.workflow.plan import plan_experiment
 
 SPLITS = {
     "allison": "train",
@@ -234,7 +234,7 @@ def test_ini_and_yaml_forms_resolve_to_the_same_full_mappings():
 
 
 def test_schema_documents_every_augmentation_and_parameter():
-    from sauti.config import schema
+    from sauti.config.resolve import schema
 
     text = " ".join(schema()["properties"]["AUGMENT"]["description"].split())
     for kind, spec in AUGMENTATIONS.items():
@@ -278,7 +278,7 @@ def test_aug_train_keys_change_only_augmented_stages():
 
 
 def test_comparison_entry_and_report_table(split_table, tmp_path):
-    from sauti.report import build_view
+    from sauti.stages.report import build_view
 
     out = augment_table(split_table, params(["gain"], selection="all"), tmp_path)
     without = {"test": {"uar": 0.8, "accuracy": 0.8, "f1_macro": 0.79, "n": 6}}

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from workflow_support import planned_jobs, run_ok, small_table, write, write_csv
 
-from sauti.dag import registry_from_files
+from sauti.workflow.registry import registry_from_files
 
 pytestmark = pytest.mark.workflow
 

@@ -22,7 +22,9 @@ import pandas as pd
 import pytest
 from workflow_support import small_table, write, write_csv
 
-from sauti import progress, runs, terminal
+from sauti.app import terminal
+from sauti.core import progress
+from sauti.workflow import runs
 
 SAUTI = str(Path(sys.executable).parent / "sauti")
 TIMEOUT_S = 900

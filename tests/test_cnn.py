@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sauti import config as C
-from sauti.errors import SautiError
-from sauti.features import extract
-from sauti.features import spectra as S
-from sauti.fileio import read_table, write_table
+from sauti.config.resolve import resolve as C
+from sauti.core.errors import SautiError
+from sauti.core.fileio import read_table, write_table
+from sauti.ml.features import extract
+from sauti.ml.features import spectra as S
 
 torch = pytest.importorskip("torch")
 
-from sauti.deep import cnn as CNN  # noqa: E402
-from sauti.deep.cnn_net import SpecAugmenter, mix_noise, noise_window  # noqa: E402
+from sauti.ml.deep import cnn as CNN  # noqa: E402
+from sauti.ml.deep.cnn_net import SpecAugmenter, mix_noise, noise_window  # noqa: E402
 
 OPTIONS = {"fft_win_dur": 25, "fft_hop_dur": 10, "fft_nbands": 32, "max_duration": 0.8}
 ID = ["file", "start", "end"]
@@ -68,7 +68,7 @@ def test_spectra_have_the_documented_shape_and_follow_fft_nbands(small_samples):
     assert S.image_shape(table.columns) == (32, frames)
     assert np.isfinite(table.to_numpy()).all()
     # band-major: row 0 reshaped gives the log-mel image of the clip
-    from sauti import audio
+    from sauti.core import audio
 
     image = S.log_mel(audio.read(rows["file"][0]), S.settings(OPTIONS))
     assert np.allclose(table.to_numpy()[0].reshape(32, frames), image)
@@ -194,7 +194,7 @@ def test_augmentation_changes_each_epoch_and_never_touches_dev(digits, digit_fea
 
 def _train_params(tmp_path) -> dict:
     """The train stage's params as the plan builds them from a resolved config."""
-    from sauti.plan import plan_experiment
+    from sauti.workflow.plan import plan_experiment
 
     cfg = C.resolve(
         {
@@ -219,7 +219,7 @@ def _train_params(tmp_path) -> dict:
 def test_cnn_learns_and_the_saved_bundle_reproduces_its_predictions(
     digits, digit_features, tmp_path
 ):
-    from sauti.stages import train_stage
+    from sauti.stages.common import train_stage
 
     params = _train_params(tmp_path)
     assert params["MODEL"]["type"] == "cnn" and params["feature_options"]["spectra"]["fft_nbands"]

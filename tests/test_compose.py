@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from sauti.compose import expand, expand_files, runnable, value_label
-from sauti.config import ConfigError, parse_ini, resolve
-from sauti.dag import registry_from_files
+from sauti.config.compose import expand, expand_files, runnable, value_label
+from sauti.config.resolve import ConfigError, parse_ini, resolve
+from sauti.workflow.registry import registry_from_files
 
 
 def base(name: str = "g", **sections) -> dict:
@@ -52,9 +52,9 @@ def test_grid_expands_to_one_named_experiment_per_combination():
 
 def test_grid_shares_stages_between_its_experiments():
     raw = base(GRID={"FEATS.type": [["praat"], ["praat", "mfcc"]], "MODEL.type": ["svm", "knn"]})
-    from sauti.compose import Composite
-    from sauti.dag import Registry
-    from sauti.plan import plan_experiment
+    from sauti.config.compose import Composite
+    from sauti.workflow.plan import plan_experiment
+    from sauti.workflow.registry import Registry
 
     out = expand(raw, "grid.yaml")
     plans = [plan_experiment(c) for c in out.configs]
@@ -168,7 +168,7 @@ def test_multidb_makes_one_experiment_per_train_and_test_database():
 
 
 def test_multidb_cells_share_samples_and_features():
-    from sauti.plan import plan_experiment
+    from sauti.workflow.plan import plan_experiment
 
     out = expand({**multidb_base(), "MULTIDB": {"databases": ["real", "synth"]}}, "m.yaml")
     plans = [plan_experiment(c) for c in out.configs]

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sauti import cli
-from sauti.config import (
+from sauti.app import cli
+from sauti.config.doc import render
+from sauti.config.resolve import (
     ConfigError,
     load_experiments,
     parse_ini,
@@ -22,7 +23,6 @@ from sauti.config import (
     resolve,
     schema,
 )
-from sauti.schema_doc import render
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_INI = REPO / "config" / "examples" / "demo_gender.ini"
@@ -462,7 +462,7 @@ SHIPPED = [REPO / "config" / "config.yaml", *sorted((REPO / "config" / "examples
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_resolve(path, monkeypatch):
-    from sauti.compose import expand
+    from sauti.config.compose import expand
 
     monkeypatch.chdir(REPO)  # ensembles list their members relative to the checkout
     configs = expand(read_file(path), str(path)).configs  # grids, ensembles: all experiments

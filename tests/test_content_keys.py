@@ -22,11 +22,11 @@ import pytest
 import yaml
 from workflow_support import output, planned_jobs, run_ok, small_table, snakemake, write
 
-from sauti import digests, versions
-from sauti.dag import registry_from_files
-from sauti.errors import SautiError
-from sauti.features import extract
-from sauti.fileio import read_table
+from sauti.core import digests, versions
+from sauti.core.errors import SautiError
+from sauti.core.fileio import read_table
+from sauti.ml.features import extract
+from sauti.workflow.registry import registry_from_files
 
 pytestmark = pytest.mark.workflow
 
@@ -211,7 +211,7 @@ def test_an_unchanged_file_is_read_once_and_a_touch_keeps_its_digest(
 def test_two_processes_share_the_state_file(tmp_path, demo_dir):
     files = sorted(str(p) for p in (demo_dir / "wav").glob("*.wav"))[:200]
     code = (
-        "import sys; from sauti.digests import DigestState; "
+        "import sys; from sauti.core.digests import DigestState; "
         "DigestState(sys.argv[1]).digests(sys.argv[2:])"
     )
     procs = [
@@ -226,7 +226,7 @@ def test_two_processes_share_the_state_file(tmp_path, demo_dir):
 
 
 def test_a_job_stops_when_its_data_changed_after_planning(tmp_path, demo_dir):
-    from sauti.stages import samples_stage
+    from sauti.stages.common import samples_stage
 
     table = small_table(demo_dir, ["allison", "june"], 2)
     table.to_csv(tmp_path / "db.csv", index=False)
@@ -293,7 +293,7 @@ def test_a_local_model_folder_is_keyed_by_its_files(tmp_path, demo_dir):
 
 
 def test_provenance_names_lock_commit_and_libraries(tmp_path):
-    from sauti import provenance
+    from sauti.core import provenance
 
     assert provenance.lock_digest(tmp_path) is None  # no lock files: recorded as absent
     (tmp_path / "base.txt").write_text("numpy==2.0.0 --hash=sha256:00\n")

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sauti.data import ID, load_database, select_and_split, summary
-from sauti.errors import SautiError
+from sauti.core.errors import SautiError
+from sauti.ml.data import ID, load_database, select_and_split, summary
 
 WAVS = ["allison_digit0.wav", "allison_digit1.wav", "carlo_digit0.wav", "carlo_digit1.wav"]
 SPEAKERS = ["allison", "allison", "carlo", "carlo"]
@@ -225,7 +225,7 @@ def test_bad_audio_stops_with_one_line_naming_file_and_reason(tmp_path, corpus, 
 
 
 def test_bad_audio_lists_the_first_five_and_writes_every_reason_to_a_csv(tmp_path, corpus):
-    from sauti.drops import DropLog
+    from sauti.ml.drops import DropLog
 
     kinds = [k for k in BAD_KINDS if not k.endswith("(AMR)")]
     made = {}
@@ -265,7 +265,7 @@ def with_bad_files(tmp_path, demo_dir, n_bad: int) -> tuple[str, list[str]]:
 
 
 def test_unusable_audio_up_to_one_percent_is_dropped_by_default(tmp_path, demo_dir):
-    from sauti.drops import DropLog
+    from sauti.ml.drops import DropLog
 
     csv, bad = with_bad_files(tmp_path, demo_dir, 5)  # 5 of 522: 0.96 %
     drops = DropLog("samples", tmp_path / "stage")

@@ -1,4 +1,4 @@
-"""Dropped data accounted for (sauti.drops): what each stage left out, shown at the end of
+"""Dropped data accounted for (sauti.ml.drops): what each stage left out, shown at the end of
 `sauti run` and in report.html, on the real demo corpus.
 
 Why: a run that silently drops rows (a NaN label, an empty file, a length limit) looks exactly
@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import workflow_support as wf
 
-from sauti.data import load_database, select_and_split
-from sauti.drops import Drop, DropLog, collect, summary_lines
+from sauti.ml.data import load_database, select_and_split
+from sauti.ml.drops import Drop, DropLog, collect, summary_lines
 
 
 def split_params(**overrides) -> dict:
@@ -152,7 +152,7 @@ def test_segment_records_recordings_without_speech(demo_table, tmp_path):
     import soundfile as sf
     from speech_support import join_with_pauses
 
-    from sauti.segment import segment_stage
+    from sauti.stages.segment import segment_stage
 
     clips = demo_table[demo_table["speaker"] == "allison"].head(4)["file"]
     signal, _ = join_with_pauses(clips, np.random.default_rng(0))
@@ -188,7 +188,7 @@ def test_segment_records_recordings_without_speech(demo_table, tmp_path):
 def test_extra_test_database_records_what_it_leaves_out(demo):
     """DATA.tests: rows of a test database without a label, or with a label outside
     DATA.labels, are recorded by its test stage as the split records its own."""
-    from sauti.testsets import select_test_data
+    from sauti.stages.test import select_test_data
 
     table = demo.copy()
     table.loc[[0, 1], "gender"] = np.nan

@@ -1,4 +1,4 @@
-"""Embedding feature kinds (sauti.features.embeddings) on real demo audio.
+"""Embedding feature kinds (sauti.ml.features.embeddings) on real demo audio.
 
 No weights can be downloaded here, so every transformers kind is tested with a tiny randomly
 initialised model built from a config and saved with save_pretrained: the real
@@ -16,8 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from sauti.errors import SautiError  # noqa: E402
-from sauti.features import extract  # noqa: E402
+from sauti.core.errors import SautiError  # noqa: E402
+from sauti.ml.features import extract  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -138,7 +138,7 @@ def test_transformer_kind_shapes_layers_batching(kind, models, clips):
 
 def test_attention_mask_model_batches_padded_clips(models, clips):
     """A model trained with attention masks gets padded batches; results match one by one."""
-    from sauti.features.embeddings import _batches
+    from sauti.ml.features.embeddings import _batches
 
     signals = {i: np.zeros(n) for i, n in enumerate([100, 200, 100, 300])}
     assert _batches(signals, 4, equal_lengths=False) == [[3, 1, 0, 2]]
@@ -250,7 +250,7 @@ def corpus(tmp_path_factory, demo_dir) -> Path:
 def _registry(tmp_path: Path, cfg: dict, name: str):
     from workflow_support import write
 
-    from sauti.dag import registry_from_files
+    from sauti.workflow.registry import registry_from_files
 
     return registry_from_files([str(write(tmp_path, cfg, name))])
 
@@ -258,7 +258,7 @@ def _registry(tmp_path: Path, cfg: dict, name: str):
 def test_device_and_batch_size_stay_out_of_the_key(tmp_path, corpus, models):
     from types import SimpleNamespace
 
-    from sauti.config import ConfigError
+    from sauti.config.resolve import ConfigError
 
     base = {"wav2vec2.model": models["wav2vec2"]}
     cpu = _registry(tmp_path, _experiment(corpus, **base), "cpu.yaml")

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sauti import explore
-from sauti.errors import SautiError
-from sauti.features import extract
+from sauti.core.errors import SautiError
+from sauti.ml.features import extract
+from sauti.stages import explore
 
 
 @pytest.fixture(scope="module")

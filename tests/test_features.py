@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import scipy.signal
 
-import sauti.audio
-from sauti.errors import SautiError
-from sauti.features import KINDS, extract, praat_features
-from sauti.plan import THREADED_KINDS
+import sauti.core.audio
+from sauti.core.errors import SautiError
+from sauti.ml.features import KINDS, extract, praat_features
+from sauti.workflow.plan import THREADED_KINDS
 
 OS_DEFAULT = {"set": "eGeMAPSv02", "level": "functionals"}
 AUDIO_KINDS = {"os": OS_DEFAULT, "praat": {}, "mfcc": {"n_mfcc": 13}}
@@ -40,7 +40,7 @@ def assert_contract(features: pd.DataFrame, samples: pd.DataFrame, kind: str) ->
 
 
 def test_kinds_are_the_documented_ones():
-    from sauti.config import schema
+    from sauti.config.resolve import schema
 
     documented = schema()["properties"]["FEATS"]["properties"]["type"]["items"]["enum"]
     assert set(KINDS) == set(documented) and len(KINDS) == len(documented)
@@ -230,7 +230,9 @@ def test_praat_on_real_speech_voiced_clips_have_plausible_values(small_samples):
     """Real and espeak speech: every voice measure defined (no NaN) for voiced clips, values in
     the ranges of adult speech, and the men's vocal tracts longer than the women's."""
     clips = small_samples[["file", "start", "end"]].itertuples(index=False)
-    table = pd.DataFrame([praat_features.praat_features(sauti.audio.read(*clip)) for clip in clips])
+    table = pd.DataFrame(
+        [praat_features.praat_features(sauti.core.audio.read(*clip)) for clip in clips]
+    )
     voiced = table[table["voiced_fraction"] > 0.2]
     assert len(voiced) >= 0.8 * len(table)
     voice_columns = [

@@ -18,10 +18,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from sauti.config import ConfigError, resolve  # noqa: E402
-from sauti.deep import finetune  # noqa: E402
-from sauti.errors import SautiError  # noqa: E402
-from sauti.plan import plan_experiment  # noqa: E402
+from sauti.config.resolve import ConfigError, resolve  # noqa: E402
+from sauti.core.errors import SautiError  # noqa: E402
+from sauti.ml.deep import finetune  # noqa: E402
+from sauti.workflow.plan import plan_experiment  # noqa: E402
 
 #: 2 real + 2 espeak speakers per gender: train 4, dev 2, test 2 speakers, 3 clips each.
 ROLES = {
@@ -125,7 +125,7 @@ def test_writes_what_the_train_stage_writes(trained):
 def test_checkpoint_reloads_and_reproduces_the_test_predictions(trained):
     from transformers import AutoModelForAudioClassification
 
-    from sauti.inference import load_bundle, predict
+    from sauti.ml.bundle import load_bundle, predict
 
     out, _ = trained
     model = AutoModelForAudioClassification.from_pretrained(out / "checkpoint")
@@ -150,7 +150,7 @@ def test_tensorboard_events_are_written(trained):
 
 
 def test_regression_uses_the_ccc_loss(tiny_model, demo_table, tmp_path, monkeypatch):
-    from sauti.deep import loop
+    from sauti.ml.deep import loop
 
     chosen = []
     real_make_loss = loop.make_loss
@@ -251,7 +251,7 @@ def test_feature_table_options_are_refused_for_finetune(section, key, value):
     cfg = experiment()
     cfg[section][key] = value
     if section == "AUGMENT":
-        from sauti.augment import resolve_augmentations
+        from sauti.stages.augment import resolve_augmentations
 
         cfg[section][key] = resolve_augmentations(value, "x")
     with pytest.raises(
@@ -263,7 +263,7 @@ def test_feature_table_options_are_refused_for_finetune(section, key, value):
 def test_gpu_resource_only_for_a_gpu_device():
     from types import SimpleNamespace
 
-    from sauti.dag import Registry
+    from sauti.workflow.registry import Registry
 
     for device, gpus in (("cpu", 0), ("cuda", 1), ("cuda:1", 1), ("auto", 1)):
         plan = plan_experiment(experiment(device=device))

@@ -25,10 +25,13 @@ import pytest
 import soundfile as sf
 import yaml
 
-from sauti import cli, inference, snakemake_cli, testsets
-from sauti.config import ConfigError, parse_ini, resolve
-from sauti.errors import SautiError
-from sauti.metrics import classification_metrics
+from sauti.app import cli
+from sauti.config.resolve import ConfigError, parse_ini, resolve
+from sauti.core.errors import SautiError
+from sauti.ml import bundle as inference
+from sauti.ml.metrics import classification_metrics
+from sauti.stages import test as testsets
+from sauti.workflow import snakemake as snakemake_cli
 
 pytestmark = pytest.mark.workflow
 
@@ -425,7 +428,7 @@ def browser(tmp_path):
 
 @pytest.fixture
 def server(bundle):
-    from sauti.webdemo import DemoServer
+    from sauti.app.webdemo import DemoServer
 
     server = DemoServer(bundle, "exp", port=0)  # a free port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -650,7 +653,7 @@ def test_web_demo_predicts_a_long_recording_per_speech_segment(trained, bundle, 
 
 
 def test_demo_page_is_titled_with_the_experiment_name(trained, monkeypatch):
-    from sauti.model_cli import load_for_demo
+    from sauti.app.model_cli import load_for_demo
 
     monkeypatch.chdir(trained.workdir)
     copy = trained.workdir / "config.yaml"  # a file stem that is not the experiment's name
@@ -660,7 +663,7 @@ def test_demo_page_is_titled_with_the_experiment_name(trained, monkeypatch):
 
 
 def test_report_view_lists_each_test_database(tmp_path):
-    from sauti.report import build_view
+    from sauti.stages.report import build_view
 
     metrics = {
         "target": "gender",

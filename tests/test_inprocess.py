@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from workflow_support import gender_experiment, run_ok, small_table, snakemake, write, write_csv
 
-from sauti import progress
-from sauti.errors import SautiError
-from sauti.plots import confusion_matrix_plot, regression_scatter_plot
-from sauti.runner import StageFailed, stage_logging
-from sauti.summary import bar_plot
+from sauti.core import progress
+from sauti.core.errors import SautiError
+from sauti.core.stage_log import StageFailed, stage_logging
+from sauti.ml.plots import confusion_matrix_plot, regression_scatter_plot
+from sauti.stages.summary import bar_plot
 
 
 def _draw(folder, i: int):
@@ -115,7 +115,7 @@ def _experiment(corpus, model: str) -> dict:
 
 
 def test_classic_models_train_in_process_and_nets_in_their_own(tmp_path, demo_dir):
-    from sauti.dag import registry_from_files
+    from sauti.workflow.registry import registry_from_files
 
     corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=2))
     files = [str(write(tmp_path, _experiment(corpus, m), f"{m}.yaml")) for m in ("svm", "mlp")]

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from sauti.errors import SautiError
-from sauti.latex import escape, latex_source, render_latex
+from sauti.core.errors import SautiError
+from sauti.ml.latex import escape, latex_source, render_latex
 
 needs_tex = pytest.mark.skipif(
     not (shutil.which("pdflatex") and shutil.which("pdftotext")),

@@ -10,20 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sauti.errors import SautiError
-from sauti.metrics import (
+from sauti.core.errors import SautiError
+from sauti.ml.metrics import (
     ccc,
     classification_metrics,
     combine_per_speaker,
     mean_std,
     regression_metrics,
 )
-from sauti.plots import (
-    confusion_matrix_plot,
-    cv_folds_plot,
-    regression_scatter_plot,
-    runs_plot,
-)
+from sauti.ml.plots import confusion_matrix_plot, cv_folds_plot, regression_scatter_plot, runs_plot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -17,16 +17,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sauti import metrics as M  # noqa: E402
-from sauti.config import ConfigError, resolve  # noqa: E402
-from sauti.data import ID  # noqa: E402
-from sauti.deep.mlp import TorchMLPClassifier, TorchMLPRegressor, validation_rows  # noqa: E402
-from sauti.errors import SautiError  # noqa: E402
-from sauti.features import extract  # noqa: E402
-from sauti.fileio import write_table  # noqa: E402
-from sauti.models import make_model  # noqa: E402
-from sauti.stages import train_stage  # noqa: E402
-from sauti.training import train_runs  # noqa: E402
+from sauti.config.resolve import ConfigError, resolve  # noqa: E402
+from sauti.core.errors import SautiError  # noqa: E402
+from sauti.core.fileio import write_table  # noqa: E402
+from sauti.ml import metrics as M  # noqa: E402
+from sauti.ml.data import ID  # noqa: E402
+from sauti.ml.deep.mlp import TorchMLPClassifier, TorchMLPRegressor, validation_rows  # noqa: E402
+from sauti.ml.features import extract  # noqa: E402
+from sauti.ml.models import make_model  # noqa: E402
+from sauti.ml.training import train_runs  # noqa: E402
+from sauti.stages.common import train_stage  # noqa: E402
 
 LABELS = ["female", "male"]
 
@@ -179,7 +179,7 @@ def test_same_seed_same_predictions_other_seed_differs(os_table):
 
 def test_saved_bundle_reproduces_the_reported_test_predictions(os_table, tmp_path):
     """The train stage as the rule runs it: the bundle on disk, reloaded, gives the same numbers."""
-    from sauti.inference import predict_features
+    from sauti.ml.bundle import predict_features
 
     data = with_split(os_table, dev=False)
     cols = feature_columns(data)
@@ -246,7 +246,7 @@ def test_loss_that_does_not_fit_the_task_is_a_config_error():
 
 
 def test_nkululeko_ini_keys_build_the_network_they_describe():
-    from sauti.config import parse_ini
+    from sauti.config.resolve import parse_ini
 
     ini = (
         "[EXP]\nname = e\nepochs = 20\n[DATA]\ndatabases = ['a']\na = a.csv\ntarget = gender\n"
@@ -288,8 +288,8 @@ def test_regression_model_in_a_classification_run_is_refused():
 
 
 def test_train_job_declares_a_gpu_only_for_a_gpu_device(tmp_path):
-    from sauti.dag import Registry
-    from sauti.plan import plan_experiment
+    from sauti.workflow.plan import plan_experiment
+    from sauti.workflow.registry import Registry
 
     csv = tmp_path / "d.csv"
     csv.write_text("file,speaker,gender\na.wav,s,female\n")

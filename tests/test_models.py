@@ -11,9 +11,9 @@ from sklearn.datasets import make_classification
 from sklearn.svm import SVC
 from sklearn.utils.class_weight import compute_sample_weight
 
-from sauti.errors import SautiError
-from sauti.metrics import ccc
-from sauti.models import (
+from sauti.core.errors import SautiError
+from sauti.ml.metrics import ccc
+from sauti.ml.models import (
     CLASSIFIERS,
     REGRESSORS,
     LabelEncodedClassifier,

@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from sauti import cli, nkululeko
-from sauti.compose import expand
-from sauti.config import ConfigError, _db_properties, read_file, resolve, schema
-from sauti.data import select_and_split
+from sauti.app import cli
+from sauti.config import nkululeko
+from sauti.config.compose import expand
+from sauti.config.resolve import ConfigError, _db_properties, read_file, resolve, schema
+from sauti.ml.data import select_and_split
 
 BASE = """
 [EXP]
@@ -626,7 +627,7 @@ def test_section_keys_are_honoured_translated_or_acknowledged(section, tmp_path,
 
 
 def read_value(text: str):
-    from sauti.config import literal
+    from sauti.config.resolve import literal
 
     return literal(text)
 
@@ -783,7 +784,7 @@ def test_relative_audio_path_is_read_from_the_csv_folder_with_absolute_path_fals
     monkeypatch.chdir(tmp_path)  # Nkululeko resolves database paths against the working directory
     cfg, _ = convert(Path("exp.ini"), capsys)
     assert cfg["DATA"]["db"]["audio_path"] == "db/audio"
-    from sauti.data import read_database
+    from sauti.ml.data import read_database
 
     read = read_database("db", resolve(read_file("exp.ini"), "exp.ini")["DATA"]["db"])
     assert all(Path(f).is_file() for f in read["file"])
@@ -795,7 +796,7 @@ def test_csv_entries_relative_to_the_working_directory_are_read_as_nkululeko_rea
 ):
     """Nkululeko (absolute_path = True) reads relative entries against the working directory;
     entries relative to the CSV's folder (sauti's own corpora) keep resolving there."""
-    from sauti.data import read_database
+    from sauti.ml.data import read_database
 
     (tmp_path / "wavs").mkdir()
     table = pd.read_csv(demo_dir / "demo.csv").head(4)
@@ -831,7 +832,7 @@ def emodb_like(demo_dir, tmp_path_factory) -> Path:
 
 
 def test_audformat_columns_come_through_the_schemes(emodb_like):
-    from sauti.data import read_database
+    from sauti.ml.data import read_database
 
     table = read_database("emodb", {"path": str(emodb_like), "files_tables": ["files"]})
     # the files table has speaker and transcription; gender and age come from the speaker scheme
@@ -843,7 +844,7 @@ def test_audformat_columns_come_through_the_schemes(emodb_like):
 
 
 def test_audformat_train_and_test_tables_are_the_split(emodb_like):
-    from sauti.data import read_database
+    from sauti.ml.data import read_database
 
     spec = {
         "path": str(emodb_like),
@@ -868,8 +869,8 @@ def test_audformat_train_and_test_tables_are_the_split(emodb_like):
 
 
 def test_audformat_unknown_table_is_one_line(emodb_like):
-    from sauti.data import read_database
-    from sauti.errors import SautiError
+    from sauti.core.errors import SautiError
+    from sauti.ml.data import read_database
 
     with pytest.raises(SautiError, match=r"no table 'emotion\.train' in .* \(tables: emotion, "):
         read_database("emodb", {"path": str(emodb_like), "train_tables": ["emotion.train"]})
@@ -892,7 +893,7 @@ def test_emodb_hello_world_runs_through_snakemake(emodb_like, tmp_path):
     import subprocess
     import sys
 
-    from sauti.fileio import read_table
+    from sauti.core.fileio import read_table
 
     example = Path(__file__).resolve().parents[1] / "config/examples/demo_audformat.ini"
     shutil.copytree(emodb_like, tmp_path / "data/demo_audformat")
@@ -936,7 +937,7 @@ def test_emodb_hello_world_runs_through_snakemake(emodb_like, tmp_path):
     ],
 )
 def test_config_flag_is_the_positional_form(argv, expected):
-    from sauti.nk_commands import config_flag
+    from sauti.app.nk_commands import config_flag
 
     assert config_flag(argv) == expected
 

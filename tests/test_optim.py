@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sauti.data import ID
-from sauti.errors import SautiError
-from sauti.optim import best_row, cv_search, folds, normalise_section, settings
+from sauti.core.errors import SautiError
+from sauti.ml.data import ID
+from sauti.stages.optim import best_row, cv_search, folds, normalise_section, settings
 
 
 def test_grid_settings_are_every_combination():
@@ -75,7 +75,7 @@ SPEAKERS = [
 
 @pytest.fixture(scope="module")
 def praat_data(demo_table):
-    from sauti.features import extract
+    from sauti.ml.features import extract
 
     rows = demo_table[demo_table["speaker"].isin(SPEAKERS)].groupby("speaker").head(5)
     rows = rows.reset_index(drop=True)

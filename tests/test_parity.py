@@ -25,10 +25,10 @@ from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from xgboost import XGBClassifier, XGBRegressor
 
-from sauti.config import resolve
-from sauti.features import extract
-from sauti.metrics import classification_metrics
-from sauti.training import fit_pipeline, predict_rows
+from sauti.config.resolve import resolve
+from sauti.ml.features import extract
+from sauti.ml.metrics import classification_metrics
+from sauti.ml.training import fit_pipeline, predict_rows
 
 SEED = 42  # EXP.random_seed's default, and the random_state Nkululeko hard-codes
 

@@ -15,14 +15,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sauti import evaluation, training
-from sauti.config import resolve
-from sauti.data import ID, load_database, select_and_split
-from sauti.errors import SautiError
-from sauti.features import extract
-from sauti.fileio import read_table, write_table
-from sauti.plan import plan_experiment
-from sauti.stages import feature_matrix, features_merge_stage, features_shard_stage, shard_rows
+from sauti.config.resolve import resolve
+from sauti.core.errors import SautiError
+from sauti.core.fileio import read_table, write_table
+from sauti.ml import evaluation, training
+from sauti.ml.data import ID, load_database, select_and_split
+from sauti.ml.features import extract
+from sauti.stages.common import (
+    feature_matrix,
+    features_merge_stage,
+    features_shard_stage,
+    shard_rows,
+)
+from sauti.workflow.plan import plan_experiment
 
 OS = {"set": "eGeMAPSv02", "level": "functionals"}
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sauti import audio
-from sauti.config import ConfigError, resolve
-from sauti.plan import plan_experiment
-from sauti.predict import agreement, cluster_speakers, estimate_mos, estimate_snr
+from sauti.config.resolve import ConfigError, resolve
+from sauti.core import audio
+from sauti.stages.predict import agreement, cluster_speakers, estimate_mos, estimate_snr
+from sauti.workflow.plan import plan_experiment
 
 #: Five real speakers of the demo corpus (telephone prompts, digits): 6 clips each.
 SPEAKERS = ["allison", "july", "june", "menardi", "carlo"]
@@ -30,7 +30,7 @@ def clips(demo_table):
 def test_speaker_clusters_match_the_real_speakers(clips):
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
-    from sauti.deep.speaker_embeddings import embed_resemblyzer
+    from sauti.ml.deep.speaker_embeddings import embed_resemblyzer
 
     rows, signals = clips
     embeddings = embed_resemblyzer(signals)

@@ -1,4 +1,4 @@
-"""Scaling decisions taken when the DAG is built (sauti.scaling, via sauti.dag.Registry):
+"""Scaling decisions taken when the DAG is built (sauti.ml.scaling, via sauti.workflow.registry.Registry):
 `EXP.shards: auto`, the rows it counts without reading audio, the cluster resources each job
 asks for, and how cheap building the DAG stays (it runs at every Snakemake start, twice per
 SLURM job)."""
@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from sauti import scaling
-from sauti.config import ConfigError, resolve
-from sauti.dag import registry_from_files
-from sauti.stages import shard_rows
+from sauti.config.resolve import ConfigError, resolve
+from sauti.ml import scaling
+from sauti.stages.common import shard_rows
+from sauti.workflow.registry import registry_from_files
 
 
 def write_csv(path, rows: int, trailing_newline: bool = True) -> None:
@@ -162,11 +162,11 @@ def test_building_the_dag_imports_no_heavy_library(tmp_path, demo_dir, resolved)
     scikit-learn this way)."""
     exp = experiment(tmp_path, demo_dir / "demo.csv", "auto")
     if resolved:
-        from sauti.config import read_file, to_yaml
+        from sauti.config.resolve import read_file, to_yaml
 
         Path(exp).write_text(to_yaml(resolve(read_file(exp), exp)))
     code = (
-        "import sys, json; from sauti.dag import registry_from_files; "
+        "import sys, json; from sauti.workflow.registry import registry_from_files; "
         f"registry_from_files([{exp!r}]); print(json.dumps(sorted(sys.modules)))"
     )
     loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)))

@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 from speech_support import join_with_pauses
 
-from sauti import audio
-from sauti.errors import SautiError
-from sauti.segment import fit_lengths, segment_stage, segment_table
+from sauti.core import audio
+from sauti.core.errors import SautiError
+from sauti.stages.segment import fit_lengths, segment_stage, segment_table
 
 PARAMS = {
     "method": "silero",

@@ -17,9 +17,10 @@ import soundfile
 import yaml
 from workflow_support import planned_jobs, run_ok, write
 
-from sauti import audio, selftrain
-from sauti.config import ConfigError, resolve
-from sauti.plan import plan_experiment
+from sauti.config.resolve import ConfigError, resolve
+from sauti.core import audio
+from sauti.stages import selftrain
+from sauti.workflow.plan import plan_experiment
 
 
 def pool(confidence, speech_ratio, truth=None, pseudo=None) -> pd.DataFrame:
@@ -217,7 +218,7 @@ def test_round_keys_chain_and_do_not_hold_rounds(demo_dir):
 @pytest.mark.workflow
 def test_workflow_student_beats_teacher_and_new_rounds_only(tmp_path, demo_dir):
     """config/examples/demo_selftrain.yaml on the real demo corpus (2 rounds), then rounds 3."""
-    cfg = yaml.safe_load(open(selftrain.__file__.replace("src/sauti/selftrain.py", "config/examples/demo_selftrain.yaml")))  # fmt: skip
+    cfg = yaml.safe_load(open(selftrain.__file__.replace("src/sauti/stages/selftrain.py", "config/examples/demo_selftrain.yaml")))  # fmt: skip
     for db in ("demo", "pool"):
         cfg["DATA"][db]["path"] = str(demo_dir / "demo.csv")
     cfg["EXPL"] = {"bias": False}

@@ -1,5 +1,5 @@
 """SEPARATE: the separation corpus, the U-Net mask separator, the VAD filter, SDR, the plan, and
-one run through Snakemake on real speech over real game music (sauti.separation)."""
+one run through Snakemake on real speech over real game music (sauti.stages.separate)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sauti.audio import read
-from sauti.config import ConfigError, resolve
-from sauti.errors import SautiError
-from sauti.plan import plan_experiment
-from sauti.separation import keep_mask, load_corpus, sdr
-from sauti.separation_corpus import SNR_RANGE, assign
+from sauti.config.resolve import ConfigError, resolve
+from sauti.core.audio import read
+from sauti.core.errors import SautiError
+from sauti.ml.separation_corpus import SNR_RANGE, assign
+from sauti.stages.separate import keep_mask, load_corpus, sdr
+from sauti.workflow.plan import plan_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 SEPARATION_DIR = Path(os.environ.get("SAUTI_SEPARATION_DIR", REPO / "data" / "separation"))
@@ -108,7 +108,7 @@ def test_load_corpus_names_a_missing_column(tmp_path, small_corpus):
 def test_unet_mask_shape_and_range_and_voice_length():
     import torch
 
-    from sauti.deep import separator as S
+    from sauti.ml.deep import separator as S
 
     torch.manual_seed(0)
     for channels, depth in ((2, 1), (3, 3)):
@@ -123,7 +123,7 @@ def test_unet_mask_shape_and_range_and_voice_length():
 
 
 def test_training_lowers_the_loss_and_round_trips(tmp_path, small_corpus):
-    from sauti.deep import separator as S
+    from sauti.ml.deep import separator as S
 
     parts = load_corpus(str(small_corpus))
     voices = [read(f) for f in parts["train"]["voice"]]
@@ -138,7 +138,7 @@ def test_training_lowers_the_loss_and_round_trips(tmp_path, small_corpus):
 
 
 def test_remix_pairs_gains_and_shifts_but_plain_batches_keep_the_pairs():
-    from sauti.deep.separator import batch
+    from sauti.ml.deep.separator import batch
 
     rng = np.random.default_rng(0)
     voices = [np.full(1000, i + 1.0, dtype=np.float32) for i in range(3)]
@@ -364,7 +364,7 @@ def _tiny_sepformer(folder: Path, sources: int = 1) -> Path:
 
 
 def test_pretrained_sepformer_from_a_local_folder_and_one_line_errors(tmp_path, monkeypatch):
-    from sauti.deep.pretrained_separator import load_pretrained
+    from sauti.ml.deep.pretrained_separator import load_pretrained
 
     monkeypatch.setenv("SAUTI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -386,8 +386,8 @@ def test_pretrained_sepformer_from_a_local_folder_and_one_line_errors(tmp_path, 
 
 def test_separate_shards_and_merge_with_a_pretrained_separator(tmp_path, monkeypatch, corpus, separation_dir):  # fmt: skip
     """The separate stage's functions without Snakemake: two shards, then the merged table."""
-    from sauti.fileio import write_table
-    from sauti.separation import merge_shards, separate_shard
+    from sauti.core.fileio import write_table
+    from sauti.stages.separate import merge_shards, separate_shard
 
     monkeypatch.setenv("SAUTI_CACHE_DIR", str(tmp_path / "cache"))
     rows = corpus[corpus["split"] == "test"].head(3)
@@ -418,8 +418,8 @@ def test_separate_shards_and_merge_with_a_pretrained_separator(tmp_path, monkeyp
 
 
 def test_segment_after_separation_reads_the_separated_table(demo_dir, small_corpus):
-    from sauti.dag import Registry
-    from sauti.segment import SegmentInputs
+    from sauti.stages.segment import SegmentInputs
+    from sauti.workflow.registry import Registry
 
     cfg = _cfg(demo_dir, small_corpus)
     cfg["SEGMENT"] = {"databases": ["demo"], "min_length": 0.5}

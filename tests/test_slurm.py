@@ -39,7 +39,7 @@ import pytest
 from test_separation import separation_dir  # noqa: F401  (a fixture: the separation corpus)
 from test_workflow import experiment, write
 
-from sauti import snakemake_cli
+from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "tests" / "slurm"
@@ -237,7 +237,7 @@ def test_experiment_runs_through_sbatch_retries_a_cancelled_job_and_matches_loca
 
 
 #: The rules of the test experiment that run torch models: with device `auto` they declare
-#: `gpu: 1` (sauti.dag.Registry.gpu, sauti.separation.SeparateInputs.gpu).
+#: `gpu: 1` (sauti.workflow.registry.Registry.gpu, sauti.stages.separate.SeparateInputs.gpu).
 GPU_RULES = {"separate_train", "separate_shard", "train_net"}
 
 

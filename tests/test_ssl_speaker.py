@@ -10,21 +10,21 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("speechbrain")
 
-from sauti import audio  # noqa: E402
-from sauti.config import ConfigError, resolve  # noqa: E402
-from sauti.deep.ssl.co_meta import (  # noqa: E402
+from sauti.config.resolve import ConfigError, resolve  # noqa: E402
+from sauti.core import audio  # noqa: E402
+from sauti.core.errors import SautiError  # noqa: E402
+from sauti.ml.deep.ssl.co_meta import (  # noqa: E402
     disagreement,
     keep_share,
     maml_step,
     small_loss_select,
 )
-from sauti.deep.ssl.evaluate import build_trials, eer, verification  # noqa: E402
-from sauti.deep.ssl.losses import AAMSoftmax, contrastive_loss  # noqa: E402
-from sauti.deep.ssl.rounds import cluster_quality  # noqa: E402
-from sauti.deep.ssl.segments import add_noise, segment_pair  # noqa: E402
-from sauti.errors import SautiError  # noqa: E402
-from sauti.plan import plan_experiment  # noqa: E402
-from sauti.speaker_ssl import choose_test_speakers  # noqa: E402
+from sauti.ml.deep.ssl.evaluate import build_trials, eer, verification  # noqa: E402
+from sauti.ml.deep.ssl.losses import AAMSoftmax, contrastive_loss  # noqa: E402
+from sauti.ml.deep.ssl.rounds import cluster_quality  # noqa: E402
+from sauti.ml.deep.ssl.segments import add_noise, segment_pair  # noqa: E402
+from sauti.stages.ssl import choose_test_speakers  # noqa: E402
+from sauti.workflow.plan import plan_experiment  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -242,10 +242,10 @@ def _signals(demo_dir, demo_table, speakers, per_speaker):
 def test_stage_one_and_co_meta_round_train_on_real_speech(demo_dir, demo_table, tmp_path):
     """Stage I lowers its loss; a co_meta round with two audio views (log-mel, MFCC) runs,
     selects, and returns two trained encoders that embed utterances."""
-    from sauti.deep.ssl.encoder import embed, load_encoders, save_encoders
-    from sauti.deep.ssl.pretrain import pretrain
-    from sauti.deep.ssl.rounds import embed_views, pseudo_labels, train_round
-    from sauti.deep.ssl.settings import SSLSettings
+    from sauti.ml.deep.ssl.encoder import embed, load_encoders, save_encoders
+    from sauti.ml.deep.ssl.pretrain import pretrain
+    from sauti.ml.deep.ssl.rounds import embed_views, pseudo_labels, train_round
+    from sauti.ml.deep.ssl.settings import SSLSettings
 
     speakers = ["allison", "carlo", "gcin_f", "espeak_en-us_m1", "espeak_de_f2", "june"]
     signals, truth = _signals(demo_dir, demo_table, speakers, 5)
@@ -276,11 +276,11 @@ def test_round_heads_start_at_the_cluster_centroids(demo_dir, demo_table):
     it already assigns the utterances to their clusters (a random head would not)."""
     import torch
 
-    from sauti.deep.ssl.encoder import embed
-    from sauti.deep.ssl.losses import AAMSoftmax
-    from sauti.deep.ssl.pretrain import untrained_encoder
-    from sauti.deep.ssl.rounds import embed_views, make_heads, pseudo_labels
-    from sauti.deep.ssl.settings import SSLSettings
+    from sauti.ml.deep.ssl.encoder import embed
+    from sauti.ml.deep.ssl.losses import AAMSoftmax
+    from sauti.ml.deep.ssl.pretrain import untrained_encoder
+    from sauti.ml.deep.ssl.rounds import embed_views, make_heads, pseudo_labels
+    from sauti.ml.deep.ssl.settings import SSLSettings
 
     speakers = ["allison", "carlo", "gcin_f", "espeak_en-us_m1", "espeak_de_f2", "june"]
     signals, _ = _signals(demo_dir, demo_table, speakers, 5)

@@ -1,6 +1,6 @@
 """A stage's code cannot change without a deliberate decision about its STAGE_VERSIONS number.
 
-Cache keys carry STAGE_VERSIONS, not the sauti version (sauti.plan): a changed stage module whose
+Cache keys carry STAGE_VERSIONS, not the sauti version (sauti.workflow.plan): a changed stage module whose
 number stays the same would let old cached results of the old code stand. The recorded digests
 in tests/stage_sources.json make that change visible.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-from sauti import stage_sources
-from sauti.plan import STAGE_VERSIONS
+from sauti.workflow import stage_sources
+from sauti.workflow.plan import STAGE_VERSIONS
 
-COMMAND = "python -m sauti.stage_sources --record"
+COMMAND = "python -m sauti.workflow.stage_sources --record"
 
 
 def test_every_keyed_stage_names_its_source_modules():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from speech_support import join_with_pauses
 
-from sauti import audio, vad
+from sauti.core import audio
+from sauti.ml import vad
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ class Watch:
 
     def __init__(self, workdir, configfile):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sauti.cli", "watch", str(configfile), "-j", "2"],
+            [sys.executable, "-m", "sauti.app.cli", "watch", str(configfile), "-j", "2"],
             cwd=workdir,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from workflow_support import planned_jobs, run_ok, small_table, snakemake, write, write_csv
 
-from sauti import snakemake_cli
-from sauti.config import parse_ini, resolve
+from sauti.config.resolve import parse_ini, resolve
+from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -171,7 +171,7 @@ def test_split_follows_test_size_and_seed(tmp_path, corpus, monkeypatch):
 
 
 def _split_files(root: Path, configfile: Path) -> list[Path]:
-    from sauti.dag import registry_from_files
+    from sauti.workflow.registry import registry_from_files
 
     plan = registry_from_files([str(configfile)]).plans[0]
     return [root / "cache" / "split" / plan.split.key / "split.parquet"]

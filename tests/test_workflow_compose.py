@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from workflow_support import planned_jobs, small_table, snakemake, write
 
-from sauti import snakemake_cli
-from sauti.ensemble import METHODS, run_ensemble
+from sauti.stages.ensemble import METHODS, run_ensemble
+from sauti.workflow import snakemake as snakemake_cli
 
 pytestmark = pytest.mark.workflow
 
@@ -159,8 +159,8 @@ def test_members_with_other_test_sets_stop_the_ensemble_with_one_line(work):
 
 def test_every_method_on_the_real_members(work):
     """All nine methods on the cached train predictions of a, b and c."""
-    from sauti.dag import registry_from_files
-    from sauti.fileio import read_json
+    from sauti.core.fileio import read_json
+    from sauti.workflow.registry import registry_from_files
 
     registry = registry_from_files([str(work["files"][n]) for n in MEMBERS])
     root = work["dir"]

@@ -1,7 +1,7 @@
 """What the workflow tests share: a small real-speech corpus, config files, and snakemake calls.
 
 Why a module (not copies per test file): every end-to-end test runs the real Snakefile through
-`sauti.snakemake_cli.command` and reads its dry-run job table; one definition keeps the timeout,
+`sauti.workflow.snakemake.command` and reads its dry-run job table; one definition keeps the timeout,
 job count and error reporting identical across test files. Import it as `workflow_support`
 (pytest puts tests/ on sys.path).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sauti import snakemake_cli
+from sauti.workflow import snakemake as snakemake_cli
 
 #: 16 speakers (8 female, 8 male; real and espeak): small but real.
 SPEAKERS = [

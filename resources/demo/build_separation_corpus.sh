@@ -8,8 +8,8 @@
 #   (espeak-ng voices; built into OUTDIR/.sentences).
 # Backgrounds: real game music from Debian (pingus-data: 21 tracker pieces rendered with
 #   openmpt123; frozen-bubble-data: 3 ogg pieces), the first 60 s of each, plus pink, brown and
-#   white noise (made by sauti.separation_corpus, seeded).
-# Mixtures: sauti.separation_corpus (seeded): 4-s clips at SNRs drawn from -5 to 10 dB; speakers
+#   white noise (made by sauti.ml.separation_corpus, seeded).
+# Mixtures: sauti.ml.separation_corpus (seeded): 4-s clips at SNRs drawn from -5 to 10 dB; speakers
 #   and background pieces are disjoint between train, unlabelled and test. Train and test rows
 #   keep their clean voice and background tracks (mixture = voice + background); unlabelled rows
 #   are mixtures only, so training never sees their clean tracks.
@@ -57,6 +57,6 @@ for f in "$DEB"/x/frozen-bubble-data/usr/share/games/frozen-bubble/snd/*zik*.ogg
   name=$(basename "${f%.ogg}")
   [ -f "$OUT/.music/frozenbubble_$name.wav" ] || sox -q -R "$f" -r 16000 -c 1 -b 16 "$OUT/.music/frozenbubble_$name.wav" trim 0 60
 done
-"$PY" -m sauti.separation_corpus "$OUT" --demo "$DEMO" --sentences "$OUT/.sentences" --music "$OUT/.music"
+"$PY" -m sauti.ml.separation_corpus "$OUT" --demo "$DEMO" --sentences "$OUT/.sentences" --music "$OUT/.music"
 touch "$OUT/.complete"
 echo "separation corpus: $(($(wc -l <"$OUT/separation.csv") - 1)) mixtures in $OUT"

@@ -3,7 +3,7 @@ profile, so `sauti run` and plain `snakemake` runs of the workflow both use it).
 
 Why a package of its own with this name: Snakemake 9 finds logger plugins as top-level modules
 named `snakemake_logger_plugin_<name>` on sys.path (pkgutil), so it ships next to `sauti` in the
-same distribution; the behaviour lives and is tested in `sauti.terminal`.
+same distribution; the behaviour lives and is tested in `sauti.app.terminal`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import os
 
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 
-from sauti import runs, terminal
+from sauti.app import terminal
+from sauti.workflow import runs
 
 
 class LogHandler(LogHandlerBase):

@@ -1,10 +1,10 @@
 # Config loading, the keyed stage registry and wildcard constraints.
-# All config logic lives in sauti.dag / sauti.config; rules only ask the registry.
+# All config logic lives in sauti.workflow.registry / sauti.config.resolve; rules only ask the registry.
 import sys
 
-from sauti import jobs  # the light rules' run: blocks (jobs in threads of this process)
-from sauti.config import ConfigError
-from sauti.dag import registry_from_snakemake
+from sauti.workflow import jobs  # the light rules' run: blocks (jobs in threads of this process)
+from sauti.config.resolve import ConfigError
+from sauti.workflow.registry import registry_from_snakemake
 
 try:
     REG = registry_from_snakemake(config, workflow.configfiles)

@@ -34,7 +34,7 @@ rule labels:
         cfg=REG.params("labels"),
         content=REG.content("labels"),
     run:
-        jobs.labels(input, output, params, log)  # in this process (sauti.jobs)
+        jobs.labels(input, output, params, log)  # in this process (sauti.workflow.jobs)
 
 
 rule split:
@@ -52,4 +52,4 @@ rule split:
         cfg=REG.params("split"),
         names=REG.split_names,
     run:
-        jobs.split(input, output, params, log)  # in this process (sauti.jobs)
+        jobs.split(input, output, params, log)  # in this process (sauti.workflow.jobs)

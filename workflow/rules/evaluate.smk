@@ -13,4 +13,4 @@ rule evaluate:
     params:
         cfg=REG.params("evaluate"),
     run:
-        jobs.evaluate(input, output, params, log)  # in this process (sauti.jobs)
+        jobs.evaluate(input, output, params, log)  # in this process (sauti.workflow.jobs)

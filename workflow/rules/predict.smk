@@ -1,6 +1,6 @@
 # PREDICT: est_<target> columns for the data table (sauti.predict). Keyed by the PREDICT slice
 # and the data table's key (split or segments); explore reads its output, training does not.
-from sauti.predict import PredictInputs
+from sauti.stages.predict import PredictInputs
 
 PREDICT_INPUTS = PredictInputs(REG)
 

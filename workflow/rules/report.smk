@@ -36,4 +36,4 @@ rule report:
     params:
         cfg=REG.report_params,
     run:
-        jobs.report(input, output, params, log)  # in this process (sauti.jobs)
+        jobs.report(input, output, params, log)  # in this process (sauti.workflow.jobs)

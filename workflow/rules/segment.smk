@@ -1,6 +1,6 @@
 # SEGMENT: speech segments of the split table's recordings (sauti.segment). Keyed by the
 # SEGMENT slice and the split key; later stages read segments.parquet instead of the split.
-from sauti.segment import SegmentInputs
+from sauti.stages.segment import SegmentInputs
 
 SEGMENTS = SegmentInputs(REG)
 

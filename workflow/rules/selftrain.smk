@@ -1,7 +1,7 @@
 # SELFTRAIN: noisy teacher-student self-training on DATA.unlabelled databases. The pools'
 # samples and features come from the ordinary samples/features rules; every round is a keyed
 # stage whose key holds round r-1's, so raising SELFTRAIN.rounds runs only the new rounds.
-from sauti.selftrain import SelftrainInputs
+from sauti.stages.selftrain import SelftrainInputs
 
 SELFTRAIN = SelftrainInputs(REG)
 

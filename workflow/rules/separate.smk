@@ -1,8 +1,8 @@
-# SEPARATE: a voice/background separator trained by noisy self-training (sauti.separation).
+# SEPARATE: a voice/background separator trained by noisy self-training (sauti.stages.separate).
 # Every round is a keyed stage whose key holds round r-1's, so raising SEPARATE.rounds trains
 # only the new rounds; `separate` writes the voice tracks of SEPARATE.databases in shards, and
 # later stages read its table instead of the split table.
-from sauti.separation import SeparateInputs
+from sauti.stages.separate import SeparateInputs
 
 SEPARATION = SeparateInputs(REG)
 

@@ -1,6 +1,6 @@
 rule train:
     """Scaler + balancing + classic model per run, fitted on train only; dev/test predictions.
-    Runs in Snakemake's process (sauti.jobs); nets train in rule train_net."""
+    Runs in Snakemake's process (sauti.workflow.jobs); nets train in rule train_net."""
     input:
         unpack(REG.train_inputs),
     output:
@@ -18,7 +18,7 @@ rule train:
     params:
         cfg=REG.params("train"),
     run:
-        jobs.train(input, output, params, log)  # in this process (sauti.jobs)
+        jobs.train(input, output, params, log)  # in this process (sauti.workflow.jobs)
 
 
 rule train_net:

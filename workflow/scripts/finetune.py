@@ -1,12 +1,12 @@
-"""Shim: fine-tune a pretrained speech transformer (logic in sauti.deep.finetune)."""
+"""Shim: fine-tune a pretrained speech transformer (logic in sauti.ml.deep.finetune)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
+from sauti.core.stage_log import stage_logging
 
 with stage_logging(snakemake.log[0], "finetune"):  # noqa: F821
     import torch
 
-    from sauti.deep.finetune import finetune_stage
+    from sauti.ml.deep.finetune import finetune_stage
 
     torch.set_num_threads(snakemake.threads)  # noqa: F821
     finetune_stage(snakemake.input.split, snakemake.params.cfg,  # noqa: F821

@@ -1,8 +1,8 @@
 """Shim: the predict stage (logic in sauti.predict)."""
 from pathlib import Path
 
-from sauti.predict import predict_stage
-from sauti.runner import stage_logging
+from sauti.stages.predict import predict_stage
+from sauti.core.stage_log import stage_logging
 
 with stage_logging(snakemake.log[0], "predict"):  # noqa: F821
     predict_stage(snakemake.input.data, snakemake.params.cfg,  # noqa: F821

@@ -1,8 +1,8 @@
 """Shim: the segment stage (logic in sauti.segment)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.segment import segment_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.segment import segment_stage
 
 with stage_logging(snakemake.log[0], "segment"):  # noqa: F821
     segment_stage(snakemake.input.split, snakemake.params.cfg,  # noqa: F821

@@ -1,8 +1,8 @@
-"""Shim: one self-training round (logic in sauti.selftrain)."""
+"""Shim: one self-training round (logic in sauti.stages.selftrain)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.selftrain import round_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.selftrain import round_stage
 
 with stage_logging(snakemake.log[0], "selftrain"):  # noqa: F821
     round_stage(dict(snakemake.input), snakemake.params.cfg,  # noqa: F821

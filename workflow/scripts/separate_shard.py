@@ -1,6 +1,6 @@
-"""Shim: separate one shard of recordings (logic in sauti.separation)."""
-from sauti.runner import stage_logging
-from sauti.separation import separate_shard
+"""Shim: separate one shard of recordings (logic in sauti.stages.separate)."""
+from sauti.core.stage_log import stage_logging
+from sauti.stages.separate import separate_shard
 
 with stage_logging(snakemake.log[0], "separate_shard"):  # noqa: F821
     separate_shard(snakemake.input.split, snakemake.input.get("model"),  # noqa: F821

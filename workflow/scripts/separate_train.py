@@ -1,8 +1,8 @@
-"""Shim: one separation round (logic in sauti.separation)."""
+"""Shim: one separation round (logic in sauti.stages.separate)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.separation import round_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.separate import round_stage
 
 with stage_logging(snakemake.log[0], "separate_train"):  # noqa: F821
     round_stage(list(snakemake.input.previous), snakemake.params.cfg,  # noqa: F821

@@ -1,8 +1,8 @@
-"""Shim: the SSL speaker-verification evaluation (logic in sauti.speaker_ssl)."""
+"""Shim: the SSL speaker-verification evaluation (logic in sauti.stages.ssl)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.speaker_ssl import eval_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.ssl import eval_stage
 
 with stage_logging(snakemake.log[0], "ssl_eval"):  # noqa: F821
     eval_stage(snakemake.input.utterances, list(snakemake.input.encoders),  # noqa: F821

@@ -1,8 +1,8 @@
-"""Shim: SSL Stage I (logic in sauti.speaker_ssl / sauti.deep.ssl)."""
+"""Shim: SSL Stage I (logic in sauti.stages.ssl / sauti.ml.deep.ssl)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.speaker_ssl import pretrain_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.ssl import pretrain_stage
 
 with stage_logging(snakemake.log[0], "ssl_pretrain"):  # noqa: F821
     pretrain_stage(list(snakemake.input.samples), snakemake.params.cfg,  # noqa: F821

@@ -1,8 +1,8 @@
-"""Shim: one SSL Stage II round (logic in sauti.speaker_ssl / sauti.deep.ssl)."""
+"""Shim: one SSL Stage II round (logic in sauti.stages.ssl / sauti.ml.deep.ssl)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.speaker_ssl import round_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.ssl import round_stage
 
 with stage_logging(snakemake.log[0], "ssl_round"):  # noqa: F821
     round_stage(snakemake.input.utterances, snakemake.input.encoders,  # noqa: F821

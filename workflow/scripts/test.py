@@ -1,8 +1,8 @@
-"""Shim: evaluate the saved model on one DATA.tests database (logic in sauti.testsets)."""
+"""Shim: evaluate the saved model on one DATA.tests database (logic in sauti.stages.test)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.testsets import test_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.test import test_stage
 
 with stage_logging(snakemake.log[0], "test"):  # noqa: F821
     test_stage(snakemake.input.model, snakemake.input.samples, list(snakemake.input.features),  # noqa: F821

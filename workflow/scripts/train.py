@@ -1,8 +1,8 @@
 """Shim: fit the model(s) and predict dev/test (logic in sauti.stages)."""
 from pathlib import Path
 
-from sauti.runner import stage_logging
-from sauti.stages import train_stage
+from sauti.core.stage_log import stage_logging
+from sauti.stages.common import train_stage
 
 with stage_logging(snakemake.log[0], "train"):  # noqa: F821
     train_stage(snakemake.input.split, list(snakemake.input.features), snakemake.params.cfg,  # noqa: F821

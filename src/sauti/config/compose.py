@@ -1,0 +1,851 @@
+"""Several experiments from one config: lists, grids, multidb matrices, ensembles and OPTIM.
+
+Why a step before `config.resolve`: a GRID or MULTIDB section describes *many* experiments and
+an ENSEMBLE file describes none of its own, so neither is one experiment the schema could
+resolve. `expand` turns any config file into the plain experiment configs it stands for, plus
+descriptions of what to compare or combine over them. The registry then plans those
+experiments exactly as if they had been listed one by one, so stages they share get equal keys
+and run once, and `Composite` adds the stages and per-name rules on top:
+
+=============  ==========================================  ===================================
+config         expands to                                  writes
+=============  ==========================================  ===================================
+experiments:   the listed files' experiments               (with EXP.name) <name>/grid/summary
+GRID           one experiment per combination              <name>/grid/summary.{csv,md,png}
+MULTIDB        one per (train db, test db) pair            <name>/multidb/matrix.{csv,md}, ...
+ENSEMBLE       its members (their own files)               <name>/metrics.json, report.html ...
+OPTIM          (inside one experiment) a keyed optim stage <name>/optim/results.{csv,md}, ...
+=============  ==========================================  ===================================
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+
+from sauti.config.resolve import (
+    ConfigError,
+    _describe,
+    _suggest,
+    experiment_files,
+    normalise,
+    read_file,
+    resolve,
+    schema,
+)
+from sauti.stages.ensemble import METHODS, REGRESSION_METHODS
+from sauti.workflow.plan import ExperimentPlan, Stage, make_stage
+
+#: Sections that make a file stand for other experiments (at most one per file).
+COMPOSITE_SECTIONS = ("GRID", "MULTIDB", "ENSEMBLE")
+#: Sections a GRID may not vary (they describe the grid itself, or the name it derives).
+NOT_GRIDDABLE = ("GRID", "MULTIDB", "ENSEMBLE", "EXP.name", "EXP.root")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+#: EXP keys a file without experiments of its own (ensemble, list comparison) may hold.
+NAME_ONLY_EXP = ("name", "root")
+
+
+@dataclass
+class EnsembleSpec:
+    name: str
+    root: str
+    members: list[str]
+    method: str
+    threshold: float
+    sources: dict[str, str]
+
+
+@dataclass
+class SummarySpec:
+    """A grid (axes and each member's values) or a listed comparison (no axes)."""
+
+    name: str
+    root: str
+    members: list[str]
+    axes: list[str] = field(default_factory=list)
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class MultiDBSpec:
+    name: str
+    root: str
+    databases: list[str]
+    cells: list[tuple[str, str, str]]  # (train db, test db, experiment name)
+
+
+@dataclass
+class Expansion:
+    """Plain experiment configs (resolved, unique names) and what to build over them."""
+
+    configs: list[dict] = field(default_factory=list)
+    ensembles: list[EnsembleSpec] = field(default_factory=list)
+    grids: list[SummarySpec] = field(default_factory=list)
+    multidbs: list[MultiDBSpec] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        return [c["EXP"]["name"] for c in self.configs]
+
+    def add(self, cfg: dict) -> None:
+        """Add one experiment; the same experiment reached twice (an ensemble member that is
+        also listed) is kept once, two different ones with one name are an error."""
+        name = cfg["EXP"]["name"]
+        for known in self.configs:
+            if known["EXP"]["name"] == name:
+                if _comparable(known) != _comparable(cfg):
+                    raise ConfigError(
+                        f"{cfg.get('_source')}: two different experiments share the name {name!r} "
+                        f"(the other is in {known.get('_source')}); EXP.name must be unique"
+                    )
+                return
+        self.configs.append(cfg)
+
+    def merge(self, other: Expansion) -> None:
+        for cfg in other.configs:
+            self.add(cfg)
+        self.ensembles += other.ensembles
+        self.grids += other.grids
+        self.multidbs += other.multidbs
+
+    def roots(self) -> set[str]:
+        return {s.root for s in (*self.ensembles, *self.grids, *self.multidbs)}
+
+    def composite_names(self) -> list[str]:
+        return [s.name for s in (*self.ensembles, *self.grids, *self.multidbs)]
+
+
+def _comparable(cfg: dict) -> dict:
+    return {k: v for k, v in cfg.items() if k != "_source"}
+
+
+# --------------------------------------------------------------------------- expansion
+
+
+def expand(raw: dict, source: str = "config") -> Expansion:
+    """Any config (one experiment, a list, a grid, a multidb or an ensemble) -> Expansion."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections (EXP, DATA, ...)")
+    source = raw.get("_source", source)
+    if "FLAGS" in raw or "ENSEMBLE" in raw:  # Nkululeko's keys (FLAGS is its GRID) first
+        raw = {**normalise(raw, source), "_source": source}
+    if "experiments" in raw:
+        out = _expand_list(raw, source)
+    else:
+        active = [s for s in COMPOSITE_SECTIONS if _active(raw, s)]
+        if len(active) > 1:
+            raise ConfigError(
+                f"{source}: a file may hold one of [GRID], [MULTIDB] or [ENSEMBLE], not {' and '.join(active)}",
+                hint="put the others in files of their own and list them under experiments",
+            )
+        if active == ["ENSEMBLE"]:
+            out = _expand_ensemble(raw, source)
+        elif active == ["GRID"]:
+            out = _expand_grid(raw, source)
+        elif active == ["MULTIDB"]:
+            out = _expand_multidb(raw, source)
+        else:
+            out = Expansion()
+            out.add(_resolve_one(raw, source))
+    _check_names(out, source)
+    return out
+
+
+def expand_files(files: list[str]) -> Expansion:
+    out = Expansion()
+    for f in files:
+        raw = read_file(f)
+        raw.setdefault("_source", str(f))
+        out.merge(expand(raw, str(f)))
+    _check_names(out, ", ".join(map(str, files)))
+    return out
+
+
+def _active(raw: dict, section: str) -> bool:
+    body = raw.get(section)
+    if section == "ENSEMBLE":
+        # an ensemble file has no DATA of its own; a resolved experiment carries the defaults
+        return section in raw and (
+            "DATA" not in raw or bool(isinstance(body, dict) and body.get("experiments"))
+        )
+    if section == "MULTIDB":
+        return isinstance(body, dict) and bool(body.get("databases"))
+    return bool(body)
+
+
+def _resolve_one(raw: dict, source: str) -> dict:
+    cfg = resolve(raw, source)
+    check_optim(cfg, cfg["_source"])
+    return cfg
+
+
+def member_path(entry: str, source: str) -> Path:
+    """A listed file: relative to the working directory, else to the listing file's folder."""
+    path = Path(entry)
+    if path.is_absolute() or path.exists():
+        return path
+    beside = Path(source).parent / entry
+    if beside.exists():
+        return beside
+    raise ConfigError(
+        f"{source}: listed experiment file {entry} not found",
+        hint="paths are relative to the working directory",
+    )
+
+
+def _read_member(entry: str, source: str) -> Expansion:
+    path = member_path(entry, source)
+    raw = read_file(path)
+    raw.setdefault("_source", str(entry))
+    return expand(raw, str(entry))
+
+
+def _expand_list(raw: dict, source: str) -> Expansion:
+    """`experiments: [a.yaml, b.ini]`; with `EXP: {name}` also a comparison summary."""
+    rest = {k: v for k, v in raw.items() if k != "EXP"}
+    files = experiment_files(rest, source)
+    out = Expansion()
+    members: list[str] = []
+    for entry in files:
+        sub = _read_member(entry, source)
+        members += [n for n in sub.names() if n not in members]
+        out.merge(sub)
+    if "EXP" in raw:
+        name, root = _name_root(raw["EXP"], source)
+        out.grids.append(SummarySpec(name, root or _members_root(out, members), members))
+    return out
+
+
+def _members_root(out: Expansion, members: list[str]) -> str:
+    """The root a name-only file inherits: its members' (the registry checks they agree)."""
+    roots = [c["EXP"]["root"] for c in out.configs if c["EXP"]["name"] in members]
+    return roots[0] if roots else schema()["properties"]["EXP"]["properties"]["root"]["default"]
+
+
+def _name_root(exp, source: str) -> tuple[str, str | None]:
+    """EXP of a file without an experiment of its own: only name (required) and root (None
+    when not given: the members' root is used)."""
+    props = schema()["properties"]["EXP"]["properties"]
+    spec = {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {k: props[k] for k in NAME_ONLY_EXP},
+    }
+    if not isinstance(exp, dict):
+        raise ConfigError(f"{source}: [EXP] must be a section of keys, got {exp!r}")
+    for key in exp:
+        if key not in NAME_ONLY_EXP:
+            raise ConfigError(
+                f"{source}: [EXP] {key!r} has no effect here; this file only names the result (EXP.name, EXP.root)",
+                hint="set it in the member experiments",
+            )
+    _validate(exp, spec, ["EXP"], source)
+    return exp["name"], exp.get("root")
+
+
+def _validate(body, spec: dict, path: list[str], source: str) -> None:
+    errors = sorted(
+        jsonschema.Draft202012Validator(spec).iter_errors(body),
+        key=lambda e: len(e.absolute_path),
+    )
+    if errors:
+        err = errors[0]
+        raise ConfigError(
+            f"{source}: {_describe(err, path + [str(p) for p in err.absolute_path], body)}"
+        )
+
+
+def _section(raw: dict, section: str, source: str) -> dict:
+    """Validate one composite section against its schema (did-you-mean on unknown keys) and
+    fill its defaults."""
+    spec = schema()["properties"][section]
+    body = raw.get(section)
+    if not isinstance(body, dict):
+        raise ConfigError(f"{source}: [{section}] must be a section of keys, got {body!r}")
+    known = spec.get("properties", {})
+    for key in body:
+        if known and key not in known:
+            raise ConfigError(f"{source}: [{section}] unknown key '{key}'{_suggest(key, known)}")
+    _validate(body, spec, [section], source)
+    filled = copy.deepcopy(body)
+    for key, keyspec in known.items():
+        if "default" in keyspec:
+            filled.setdefault(key, copy.deepcopy(keyspec["default"]))
+    return filled
+
+
+# --------------------------------------------------------------------------- ENSEMBLE
+
+
+def _expand_ensemble(raw: dict, source: str) -> Expansion:
+    extra = sorted(set(raw) - {"EXP", "ENSEMBLE", "_source"})
+    if extra:
+        raise ConfigError(
+            f"{source}: an ensemble file holds only [EXP] (name, root) and [ENSEMBLE], not {extra}",
+            hint="these settings belong in the member experiments",
+        )
+    if "EXP" not in raw:
+        raise ConfigError(f"{source}: missing required section [EXP] (the ensemble's name)")
+    name, root = _name_root(raw["EXP"], source)
+    section = _section(raw, "ENSEMBLE", source)
+    out = Expansion()
+    members: list[str] = []
+    sources: dict[str, str] = {}
+    for entry in section["experiments"]:
+        sub = _read_member(entry, source)
+        if sub.ensembles:
+            raise ConfigError(
+                f"{source}: [ENSEMBLE] member {entry} is itself an ensemble; list its members instead"
+            )
+        for member in sub.names():
+            if member not in members:
+                members.append(member)
+                sources[member] = str(entry)
+        out.merge(sub)
+    if len(members) < 2:
+        raise ConfigError(
+            f"{source}: [ENSEMBLE] experiments: an ensemble needs at least 2 member experiments (found {len(members)})"
+        )
+    configs = {c["EXP"]["name"]: c for c in out.configs}
+    _check_ensemble_members(name, section, [configs[m] for m in members], source)
+    out.ensembles.append(
+        EnsembleSpec(
+            name,
+            root or _members_root(out, members),
+            members,
+            section["method"],
+            float(section["threshold"]),
+            sources,
+        )
+    )
+    return out
+
+
+def _check_ensemble_members(name: str, section: dict, members: list[dict], source: str) -> None:
+    """What can be known before running: one task, one target, the method fits the task, dev
+    splits for performance_weighted, and a name of its own."""
+    method = section["method"]
+    if method not in METHODS:  # the schema enum says so too; kept for direct callers
+        raise ConfigError(
+            f"{source}: [ENSEMBLE] method {method!r} is not one of {', '.join(METHODS)}"
+        )
+    first = members[0]
+    for cfg in members[1:]:
+        for section_name, key in (("EXP", "type"), ("DATA", "target")):
+            if cfg[section_name][key] != first[section_name][key]:
+                raise ConfigError(
+                    f"{source}: [ENSEMBLE] members must share {section_name}.{key}: "
+                    f"{first['EXP']['name']} has {first[section_name][key]!r}, "
+                    f"{cfg['EXP']['name']} has {cfg[section_name][key]!r}"
+                )
+    if first["EXP"]["type"] == "regression" and method not in REGRESSION_METHODS:
+        raise ConfigError(
+            f"{source}: [ENSEMBLE] method {method} needs class probabilities; regression members "
+            f"support {' and '.join(REGRESSION_METHODS)}"
+        )
+    if method == "performance_weighted":
+        missing = [c["EXP"]["name"] for c in members if not c["EXP"]["traindevtest"]]
+        if missing:
+            raise ConfigError(
+                f"{source}: [ENSEMBLE] method performance_weighted weights members by their dev "
+                f"score, but {', '.join(missing)} has no dev split",
+                hint="set [EXP] traindevtest = True in every member",
+            )
+    if name in [c["EXP"]["name"] for c in members]:
+        raise ConfigError(
+            f"{source}: [EXP] name {name!r} is also a member's name; give the ensemble its own"
+        )
+
+
+# --------------------------------------------------------------------------- GRID
+
+
+def value_label(value) -> str:
+    """A grid value as part of an experiment name: lists joined with +, odd characters -> _."""
+    if isinstance(value, list | tuple):
+        text = "+".join(value_label(v) for v in value)
+    elif value is None:
+        text = "none"
+    elif isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, dict):
+        text = "+".join(f"{k}{value_label(v)}" for k, v in value.items())
+    else:
+        text = str(value)
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", text) or "empty"
+
+
+def _name_part(key: str, value, label: str) -> str:
+    return f"{key}{label}" if value is None or isinstance(value, bool | int | float) else label
+
+
+def set_key(cfg: dict, dotted: str, value) -> None:
+    """Set a dotted key (FEATS.type, DATA.<db>.test_size) in a normalised config."""
+    parts = dotted.split(".")
+    node = cfg
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {} if child is None else {"path": child} if isinstance(child, str) else child
+            if not isinstance(child, dict):
+                raise ConfigError(f"GRID key {dotted}: {part} is not a section")
+            node[part] = child
+        node = child
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def _grid_axes(grid, source: str) -> dict:
+    if not isinstance(grid, dict):
+        raise ConfigError(f"{source}: [GRID] must map config keys to lists of values, got {grid!r}")
+    sections = schema()["properties"]
+    for key, values in grid.items():
+        section = str(key).split(".", 1)[0]
+        if "." not in str(key) or section not in sections or section.startswith("_"):
+            raise ConfigError(
+                f"{source}: [GRID] {key!r} is not a dotted config key like FEATS.type or MODEL.C_val"
+                f"{_suggest(section, [s for s in sections if not s.startswith('_')])}"
+            )
+        if any(str(key) == n or section == n for n in NOT_GRIDDABLE):
+            raise ConfigError(
+                f"{source}: [GRID] {key} cannot be varied (each grid experiment gets its own name)"
+            )
+        if not isinstance(values, list) or not values:
+            raise ConfigError(
+                f"{source}: [GRID] {key}: expected a non-empty list of values, got {values!r}"
+            )
+    return grid
+
+
+def _expand_grid(raw: dict, source: str) -> Expansion:
+    axes = _grid_axes(raw["GRID"], source)
+    base = normalise({k: v for k, v in raw.items() if k not in ("GRID", "_source")}, source)
+    name = _base_name(base, source)
+    combos = list(itertools.product(*axes.values()))
+    labels = [[value_label(v) for v in combo] for combo in combos]
+    short = [k.rsplit(".", 1)[-1] for k in axes]
+    # a number says nothing without its key (C_val1), a word does (svm, praat+mfcc)
+    names = [
+        f"{name}-"
+        + "-".join(_name_part(s, v, p) for s, v, p in zip(short, combo, parts, strict=True))
+        for combo, parts in zip(combos, labels, strict=True)
+    ]
+    if len(set(names)) < len(names):  # words that repeat across axes: say the key everywhere
+        names = [
+            f"{name}-{'-'.join(f'{s}{p}' for s, p in zip(short, parts, strict=True))}"
+            for parts in labels
+        ]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(
+            f"{source}: [GRID] two combinations give the same experiment name {twice!r}",
+            hint="grid values must differ in letters, digits or _ . + -",
+        )
+    out = Expansion()
+    values = {}
+    for experiment, combo, parts in zip(names, combos, labels, strict=True):
+        cfg = copy.deepcopy(base)
+        for key, value in zip(axes, combo, strict=True):
+            set_key(cfg, key, value)
+        cfg.setdefault("EXP", {})["name"] = experiment
+        out.add(_resolve_one(cfg, f"{source} (grid experiment {experiment})"))
+        values[experiment] = [
+            parts[i] if isinstance(v, list | dict) else str(v) for i, v in enumerate(combo)
+        ]
+    out.grids.append(SummarySpec(name, _root(base), names, list(axes), values))
+    return out
+
+
+def _base_name(base: dict, source: str) -> str:
+    exp = base.get("EXP")
+    if not isinstance(exp, dict) or "name" not in exp:
+        raise ConfigError(
+            f"{source}: [EXP] missing required key 'name' (the grid's experiments are named after it)"
+        )
+    if not isinstance(exp["name"], str) or not NAME.match(exp["name"]):
+        raise ConfigError(
+            f"{source}: [EXP] name: {exp['name']!r} contains characters that are not allowed (letters, digits, _ . + -)"
+        )
+    return exp["name"]
+
+
+def _root(base: dict) -> str:
+    return (base.get("EXP") or {}).get("root") or schema()["properties"]["EXP"]["properties"][
+        "root"
+    ]["default"]
+
+
+# --------------------------------------------------------------------------- MULTIDB
+
+
+def _expand_multidb(raw: dict, source: str) -> Expansion:
+    section = _section(raw, "MULTIDB", source)
+    base = normalise({k: v for k, v in raw.items() if k not in ("MULTIDB", "_source")}, source)
+    name = _base_name(base, source)
+    data = base.get("DATA") or {}
+    available = list(data.get("databases") or [])
+    dbs = section["databases"]
+    if len(dbs) < 2 or len(set(dbs)) != len(dbs):
+        raise ConfigError(
+            f"{source}: [MULTIDB] databases: needs at least 2 different databases, got {dbs}"
+        )
+    for db in dbs:
+        if db not in available:
+            raise ConfigError(
+                f"{source}: [MULTIDB] database {db!r} is not in DATA.databases {available}{_suggest(db, available)}"
+            )
+    if (base.get("EXP") or {}).get("traindevtest"):
+        raise ConfigError(
+            f"{source}: [MULTIDB] needs EXP.traindevtest = False: a cell that trains on one "
+            "whole database and tests on another has no dev split"
+        )
+    out = Expansion()
+    cells = []
+    for train in dbs:
+        for test in dbs:
+            cfg = copy.deepcopy(base)
+            keep = [train] if train == test else [train, test]
+            for other in available:
+                if other not in keep:
+                    cfg["DATA"].pop(other, None)
+            cfg["DATA"]["databases"] = keep
+            if train != test:
+                cfg["DATA"][train] = {**cfg["DATA"][train], "split_strategy": "train"}
+                cfg["DATA"][test] = {**cfg["DATA"][test], "split_strategy": "test"}
+            experiment = f"{name}-{train}-{test}"
+            cfg["EXP"]["name"] = experiment
+            out.add(_resolve_one(cfg, f"{source} (multidb cell {experiment})"))
+            cells.append((train, test, experiment))
+    out.multidbs.append(MultiDBSpec(name, _root(base), dbs, cells))
+    return out
+
+
+# --------------------------------------------------------------------------- OPTIM
+
+
+def check_optim(cfg: dict, source: str) -> None:
+    """OPTIM.params must name MODEL keys; the metric must fit the task (before any job runs)."""
+    optim = cfg.get("OPTIM") or {}
+    params = optim.get("params") or {}
+    if not params:
+        return
+    # sauti.optim imports scikit-learn: only for experiments that optimise (DAG start-up time)
+    from sauti.stages.optim import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+    model_keys = schema()["properties"]["MODEL"]["properties"]
+    for key in params:
+        if key not in model_keys or key == "type":
+            raise ConfigError(
+                f"{source}: [OPTIM] params: {key!r} is not a MODEL hyper-parameter{_suggest(key, model_keys)}",
+                hint="to compare model types use OPTIM.model or a GRID over MODEL.type",
+            )
+    metric = optim.get("metric")
+    allowed = (
+        CLASSIFICATION_METRICS if cfg["EXP"]["type"] == "classification" else REGRESSION_METRICS
+    )
+    if metric and metric not in allowed:
+        raise ConfigError(
+            f"{source}: [OPTIM] metric {metric!r} does not fit a {cfg['EXP']['type']} experiment; use one of {', '.join(allowed)}"
+        )
+
+
+def optim_stage_for(plan: ExperimentPlan) -> Stage | None:
+    """The keyed optim stage of an experiment with OPTIM.params (None without)."""
+    cfg = plan.config
+    if not (cfg.get("OPTIM") or {}).get("params"):
+        return None
+    train = plan.train.params
+    params = {
+        "OPTIM": cfg["OPTIM"],
+        **{
+            k: train[k]
+            for k in (
+                "MODEL",
+                "type",
+                "random_seed",
+                "scale",
+                "balancing",
+                "target",
+                "feature_types",
+            )
+        },
+    }
+    return make_stage("optim", params, (plan.data, *plan.features))
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _check_names(out: Expansion, source: str) -> None:
+    experiments = set(out.names())
+    seen: set[str] = set()
+    for spec in out.ensembles:
+        if spec.name in experiments:
+            raise ConfigError(
+                f"{source}: ensemble {spec.name!r} has the name of an experiment; both would write {spec.root}/{spec.name}/"
+            )
+        if spec.name in seen:
+            raise ConfigError(f"{source}: two ensembles share the name {spec.name!r}")
+        seen.add(spec.name)
+    for name in out.composite_names():
+        if name == "cache":
+            raise ConfigError(f"{source}: the name 'cache' is reserved (it holds the keyed stages)")
+
+
+# --------------------------------------------------------------------------- registry side
+
+
+def _pattern(names) -> str:
+    """A regex matching exactly these names (and nothing when there are none)."""
+    names = sorted(set(names))
+    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+
+
+class Composite:
+    """The stages and per-name rules over experiments: what `sauti.workflow.registry.Registry` adds for
+    ensembles, grids, multidb matrices and OPTIM. Rules call its methods as input functions."""
+
+    def __init__(self, expansion: Expansion, plans: list[ExperimentPlan]):
+        self.plans = {p.name: p for p in plans}
+        self.ensembles = {s.name: s for s in expansion.ensembles}
+        self.grids = {s.name: s for s in _unique(expansion.grids)}
+        self.multidbs = {s.name: s for s in _unique(expansion.multidbs)}
+        self.ensemble_stages = {
+            s.name: make_stage(
+                "ensemble",
+                {
+                    "method": s.method,
+                    "members": s.members,
+                    **({"threshold": s.threshold} if s.method == "uncertainty_threshold" else {}),
+                },
+                tuple(self.plans[m].train for m in s.members),
+            )
+            for s in expansion.ensembles
+        }
+        self.optim_stages = {
+            name: stage for name, plan in self.plans.items() if (stage := optim_stage_for(plan))
+        }
+        from sauti.stages.resample import (
+            resample_stage_for,  # built only when `sauti resample` asks
+        )
+
+        self.resample_stages = {n: resample_stage_for(p) for n, p in self.plans.items()}
+        self.registry = None
+
+    def stages(self) -> list[Stage]:
+        return [
+            *self.ensemble_stages.values(),
+            *self.optim_stages.values(),
+            *self.resample_stages.values(),
+        ]
+
+    def attach(self, registry) -> None:
+        self.registry = registry
+        for stage in self.stages():
+            registry.stages.setdefault((stage.stage, stage.key), stage)
+
+    def targets(self, root: str) -> list[str]:
+        return (
+            [f"{root}/{n}/report.html" for n in self.ensembles]
+            + [f"{root}/{n}/grid/summary.csv" for n in self.grids]
+            + [f"{root}/{n}/multidb/matrix.csv" for n in self.multidbs]
+            + [f"{root}/{n}/optim/best.json" for n in self.optim_stages]
+        )
+
+    def describe(self) -> list[str]:
+        """One line per ensemble, OPTIM search, grid and multidb (for `sauti check`)."""
+        lines = [
+            f"{n} (ensemble {self.ensembles[n].method} of {', '.join(self.ensembles[n].members)}): "
+            f"ensemble={s.key}"
+            for n, s in self.ensemble_stages.items()
+        ]
+        lines += [f"{n}: optim={s.key}" for n, s in self.optim_stages.items()]
+        lines += [f"{n} (grid): {', '.join(s.members)}" for n, s in self.grids.items()]
+        lines += [
+            f"{n} (multidb): {', '.join(c[2] for c in s.cells)}" for n, s in self.multidbs.items()
+        ]
+        return lines
+
+    def pattern(self, kind: str) -> str:
+        """Wildcard constraint for per-name rules: the names of this kind in this run."""
+        names = {
+            "experiment": self.plans,
+            "ensemble": self.ensembles,
+            "grid": self.grids,
+            "multidb": self.multidbs,
+            "optim": self.optim_stages,
+        }[kind]
+        return _pattern(names)
+
+    # ensemble -------------------------------------------------------------------------
+    def ensemble_inputs(self, w) -> dict:
+        trains = self.registry.stage("ensemble", w.key).upstream  # train or finetune stages
+        return {
+            "predictions": [self.registry.path(t.stage, t.key) for t in trains],
+            "info": [self.registry.path(t.stage, t.key, "info.json") for t in trains],
+        }
+
+    def ensemble_report_inputs(self, w) -> dict:
+        key = self.ensemble_stages[w.name].key
+        path = self.registry.path
+        return {
+            "metrics": path("ensemble", key, "metrics.json"),
+            "predictions": path("ensemble", key, "predictions.parquet"),
+            "comparison": path("ensemble", key, "comparison.csv"),
+            "images": path("ensemble", key, "images.json"),
+        }
+
+    def ensemble_report_params(self, w) -> dict:
+        spec = self.ensembles[w.name]
+        return {"name": spec.name, "sources": spec.sources, "key": self.ensemble_stages[w.name].key}
+
+    # grid / multidb -------------------------------------------------------------------
+    def _metrics(self, names) -> list[str]:
+        return [self.registry.path("evaluate", self.plans[n].evaluate.key) for n in names]
+
+    def grid_inputs(self, w) -> list[str]:
+        return self._metrics(self.grids[w.name].members)
+
+    def grid_params(self, w) -> dict:
+        spec = self.grids[w.name]
+        return {
+            "name": spec.name,
+            "members": spec.members,
+            "axes": spec.axes,
+            "values": spec.values,
+        }
+
+    def multidb_inputs(self, w) -> list[str]:
+        return self._metrics([c[2] for c in self.multidbs[w.name].cells])
+
+    def multidb_params(self, w) -> dict:
+        spec = self.multidbs[w.name]
+        return {
+            "name": spec.name,
+            "databases": spec.databases,
+            "cells": [list(c) for c in spec.cells],
+        }
+
+    # optim ----------------------------------------------------------------------------
+    def optim_inputs(self, w) -> dict:
+        stage = self.registry.stage("optim", w.key)
+        return {
+            "split": self.registry.path(  # the split table, or its segments (SEGMENT)
+                *next((u.stage, u.key) for u in stage.upstream if u.stage in ("split", "segment"))
+            ),
+            "features": [
+                self.registry.path("features", u.key)
+                for u in stage.upstream
+                if u.stage == "features"
+            ],
+        }
+
+    # resample -------------------------------------------------------------------------
+    def resample_inputs(self, w) -> str:
+        data = self.registry.stage("resample", w.key).upstream[0]
+        return self.registry.path(data.stage, data.key)
+
+    def optim_report_inputs(self, w) -> dict:
+        key = self.optim_stages[w.name].key
+        path = self.registry.path
+        return {
+            "results": path("optim", key, "results.csv"),
+            "best": path("optim", key, "best.json"),
+            "plot": path("optim", key, "optim.png"),
+        }
+
+
+def _unique(specs: list) -> list:
+    """The same grid reached twice (listed and as an ensemble member) is summarised once."""
+    seen, out = set(), []
+    for spec in specs:
+        if spec.name not in seen:
+            seen.add(spec.name)
+            out.append(spec)
+    return out
+
+
+# --------------------------------------------------------------------------- sauti run
+
+
+def runnable(raw: dict, path: str) -> tuple[dict, str, str]:
+    """What `sauti run` writes for Snakemake: (config, name, root).
+
+    A single experiment is resolved (every default filled, so the written file is complete);
+    a list, grid, multidb or ensemble file is checked by expanding it (errors name the
+    original file before any job starts) and written as given, with listed files made absolute.
+    """
+    composite = "experiments" in raw or any(_active(raw, s) for s in COMPOSITE_SECTIONS)
+    if not composite:
+        cfg = _resolve_one(raw, path)
+        return cfg, cfg["EXP"]["name"], cfg["EXP"]["root"]
+    expansion = expand(raw, path)
+    cfg = copy.deepcopy(raw)
+    if "experiments" in cfg:
+        cfg["experiments"] = [str(member_path(f, path).resolve()) for f in cfg["experiments"]]
+    if isinstance(cfg.get("ENSEMBLE"), dict) and cfg["ENSEMBLE"].get("experiments"):
+        cfg["ENSEMBLE"]["experiments"] = [
+            str(member_path(f, path).resolve()) for f in cfg["ENSEMBLE"]["experiments"]
+        ]
+    exp = cfg.get("EXP") if isinstance(cfg.get("EXP"), dict) else {}
+    name = exp.get("name") or Path(path).stem
+    roots = sorted({c["EXP"]["root"] for c in expansion.configs} | expansion.roots())
+    return cfg, name, exp.get("root") or roots[0]
+
+
+# --------------------------------------------------------------------------- sauti ensemble
+
+
+def add_ensemble_command(sub) -> None:
+    ensemble = sub.add_parser(
+        "ensemble",
+        help="combine experiments' predictions (reuses their cached results); extra options go to snakemake",
+    )
+    ensemble.add_argument("configs", nargs="+", help="member experiment files (.ini, .yaml)")
+    ensemble.add_argument("--method", default="majority_voting", choices=METHODS)
+    ensemble.add_argument(
+        "--threshold", type=float, default=1.0, help="uncertainty limit for uncertainty_threshold"
+    )
+    ensemble.add_argument("--name", help="result folder name (default: members and method)")
+
+
+def ensemble_file(files: list[str], method: str, threshold: float, name: str | None) -> dict:
+    """The ENSEMBLE config `sauti ensemble` runs: members as absolute paths, a default name."""
+    members = expand_files(files)
+    if name is None:
+        joined = "+".join(members.names()) + f"-{method}"
+        name = joined if len(joined) <= 80 else f"ensemble-{method}"
+    roots = sorted({c["EXP"]["root"] for c in members.configs})
+    return {
+        "EXP": {"name": name, "root": roots[0]},
+        "ENSEMBLE": {
+            "experiments": [str(Path(f).resolve()) for f in files],
+            "method": method,
+            "threshold": threshold,
+        },
+    }
+
+
+def ensemble_command(args, snakemake_args: list[str]) -> int:
+    """Write the ensemble file into <root>/.configs/ and run it like `sauti run`."""
+    import hashlib
+
+    from sauti.app.cli import run_experiments
+    from sauti.config.resolve import to_yaml
+    from sauti.core.fileio import write_text
+
+    cfg = ensemble_file(args.configs, args.method, args.threshold, args.name)
+    expand(cfg, "sauti ensemble")  # every error before anything is written
+    text = to_yaml(cfg)
+    path = (
+        Path(cfg["EXP"]["root"])
+        / ".configs"
+        / f"{cfg['EXP']['name']}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
+    )
+    if not path.exists():
+        write_text(path, text)
+    return run_experiments([str(path)], snakemake_args)

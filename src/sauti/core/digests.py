@@ -1,0 +1,259 @@
+"""Content digests of data files, remembered so that an unchanged file is read once ever.
+
+Why: a cache key must say what the data *is*, not its name or file time (a recording copied over
+another under the same name, or a CSV restored with `cp -p`, keeps its name and may keep its
+time). Reading every audio file at each Snakemake start would be slow, so - as DVC does - the
+digest of each file is stored with the file's (size, mtime_ns, inode) in a small SQLite state
+file, `<root>/cache/digests.sqlite`, and re-read only when one of them changed. A `touch`
+therefore costs one re-hash and gives the same digest, so no key changes.
+
+The hash is xxHash's xxh3-128: non-cryptographic and made for this (several GB/s per core);
+nobody forges audio files against a result cache. SQLite in WAL mode lets several Snakemake
+processes and jobs share the state file; each writes its new rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import xxhash
+
+#: The state file, under the experiment root's cache folder.
+STATE_FILE = "digests.sqlite"
+#: Digest of a file that does not exist or cannot be read (its job reports the problem).
+MISSING = "missing"
+_CHUNK = 1 << 20
+
+
+def hash_bytes(*parts: bytes | str) -> str:
+    """xxh3-128 hex digest of the parts (text as UTF-8), each ended by a NUL so that the
+    boundaries count: ("ab", "c") and ("a", "bc") differ."""
+    h = xxhash.xxh3_128()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def hash_file(path: str | os.PathLike) -> str:
+    """xxh3-128 hex digest of a file's bytes, read in 1 MiB chunks."""
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class DigestState:
+    """File digests of one experiment root, backed by `<root>/cache/digests.sqlite`.
+
+    The whole table is read into memory once per process (20,000 rows take milliseconds);
+    rows written by other processes meanwhile only cost a re-hash here, never a wrong digest,
+    because a row is used only when path, size, mtime_ns and inode all match.
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.path = Path(root) / "cache" / STATE_FILE
+        self._known: dict[str, tuple[int, int, int, str]] | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=60)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, size INTEGER, "
+            "mtime_ns INTEGER, inode INTEGER, digest TEXT)"
+        )
+        return connection
+
+    def _load(self) -> dict[str, tuple[int, int, int, str]]:
+        """The stored rows; an unreadable state file counts as empty (files are re-hashed:
+        slower, never wrong)."""
+        if self._known is None:
+            self._known = {}
+            if self.path.exists():
+                try:
+                    with self._closing() as connection:
+                        rows = connection.execute(
+                            "SELECT path, size, mtime_ns, inode, digest FROM digests"
+                        )
+                        self._known = {row[0]: tuple(row[1:]) for row in rows}
+                except (sqlite3.Error, OSError):
+                    self._known = {}
+        return self._known
+
+    def _closing(self):
+        from contextlib import closing
+
+        return closing(self._connect())
+
+    def digests(self, paths) -> dict[str, str]:
+        """{path: digest} for absolute `paths`; MISSING for a file that cannot be read."""
+        known = self._load()
+        out, new = {}, []
+        for path in paths:
+            try:
+                signature = _signature(path)
+            except OSError:
+                out[path] = MISSING
+                continue
+            row = known.get(path)
+            if row is not None and row[:3] == signature:
+                out[path] = row[3]
+                continue
+            try:
+                digest = hash_file(path)
+            except OSError:
+                out[path] = MISSING
+                continue
+            out[path] = digest
+            known[path] = (*signature, digest)
+            new.append((path, *signature, digest))
+        if new:
+            self._store(new)
+        return out
+
+    def _store(self, rows: list[tuple]) -> None:
+        """Write new rows in one transaction; a state file that cannot be written (read-only
+        results folder) only costs re-hashing next time."""
+        try:
+            with self._closing() as connection, connection:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)", rows
+                )
+        except (sqlite3.Error, OSError):
+            pass
+
+
+_STATES: dict[str, DigestState] = {}
+
+
+def state(root: str | os.PathLike) -> DigestState:
+    """The DigestState of an experiment root, one per process (DAG building asks many times)."""
+    key = os.path.abspath(root)
+    if key not in _STATES:
+        _STATES[key] = DigestState(key)
+    return _STATES[key]
+
+
+def combined(digests: dict[str, str]) -> str:
+    """One digest for a set of files: their sorted paths with their digests."""
+    return hash_bytes(*(f"{path}\t{digests[path]}" for path in sorted(digests)))
+
+
+def folder_digest(root: str | os.PathLike, folder: str | os.PathLike) -> str:
+    """One digest for every file under `folder` (a local model folder): relative paths and
+    contents, so a changed weight file re-keys the stages that use the model."""
+    folder = Path(folder)
+    files = sorted(str(p) for p in folder.rglob("*") if p.is_file())
+    found = state(root).digests(files)
+    return combined({os.path.relpath(p, folder): d for p, d in found.items()})
+
+
+def database_content(name: str, spec: dict, root: str | os.PathLike) -> dict:
+    """Content digests of one database (spec: its samples params, paths absolute):
+
+    - `ids`: the file, start and end columns, in order (what the samples are),
+    - `audio`: every referenced audio file's bytes (what they sound like),
+    - `table`: the table file(s) themselves (labels and every other column).
+
+    The first two key the samples stage (and so the features), `table` keys only the labels
+    stage (and so the split): editing a label never re-extracts a feature. A database that cannot
+    be read gives {"error": ...}: its samples job then stops with the reader's own message.
+    """
+    from sauti.core.errors import SautiError
+
+    try:
+        ids, audio_files, table_files = _read_ids(name, spec)
+    except (SautiError, OSError, ValueError, KeyError) as err:
+        return {"error": str(err).splitlines()[0] if str(err) else type(err).__name__}
+    return {
+        "ids": ids,
+        "audio": combined(state(root).digests(audio_files)),
+        "table": combined(state(root).digests(table_files)),
+    }
+
+
+#: (name, spec, the table files' stat) -> what _read_ids found: one DAG build asks for the same
+#: database several times (each experiment of a grid, the SSL encoder, ...); the table is parsed
+#: once per version of its files. The audio files are stat'ed on every call (sauti.core.digests state).
+_TABLES: dict[tuple, tuple[str, list[str], list[str]]] = {}
+
+
+def _read_ids(name: str, spec: dict) -> tuple[str, list[str], list[str]]:
+    """(digest of the file/start/end columns, the audio files, the table files) of a database."""
+    path = Path(spec["path"])
+    kind = spec.get("type") or ("audformat" if path.is_dir() else "csv")
+    listing = sorted(path.glob("db.*")) if kind == "audformat" else [path]
+    stats = tuple((str(p), *_signature(p)) for p in listing)
+    key = (name, json.dumps(spec, sort_keys=True, default=str), stats)
+    if key not in _TABLES:
+        if kind == "audformat":
+            ids, table_files = _audformat_ids(path, spec)
+        else:
+            from sauti.ml.data import ID, read_database
+
+            ids, table_files = read_database(name, spec)[ID], [str(path)]
+        rows = zip(ids["file"], ids["start"], ids["end"], strict=True)
+        digest = hash_bytes("\n".join(f"{f}\t{s}\t{e}" for f, s, e in rows))
+        _TABLES[key] = (digest, _unique(ids["file"]), table_files)
+    return _TABLES[key]
+
+
+def _signature(path) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode): a file whose signature is unchanged is taken as unchanged."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _unique(values) -> list[str]:
+    """Unique values in first-seen order (dict keeps insertion order)."""
+    return list(dict.fromkeys(values))
+
+
+def _audformat_ids(path: Path, spec: dict):
+    """file/start/end of every table of an audformat folder that has a file column, read as
+    text with pandas (importing audformat would cost every Snakemake start a second), and the
+    folder's header and table files. All tables, not only the wanted ones: a superset can only
+    re-key too often, never miss a replaced file. Relative names resolve against the folder."""
+    import pandas as pd
+
+    tables = []
+    table_files = [str(path / "db.yaml")] if (path / "db.yaml").exists() else []
+    for file in sorted(path.glob("db.*.*")):
+        if file.suffix not in (".csv", ".parquet"):
+            continue
+        table_files.append(str(file))
+        frame = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file, dtype=str)
+        frame = frame.reset_index() if "file" not in frame.columns else frame
+        frame = frame.rename(columns=spec.get("colnames") or {})
+        if "file" in frame.columns:
+            tables.append(frame.reindex(columns=["file", "start", "end"]).astype(str))
+    if not tables:
+        raise ValueError(f"no table with a file column in {path}")
+    ids = pd.concat(tables, ignore_index=True)
+    ids["file"] = [os.path.normpath(f if os.path.isabs(f) else path / f) for f in ids["file"]]
+    return ids, table_files
+
+
+#: What each content digest of a database describes, for the error message.
+_WHAT = {"ids": "its file/start/end columns", "audio": "its audio", "table": "its table"}
+
+
+def check_unchanged(name: str, spec: dict, root: str | os.PathLike, expected: dict) -> None:
+    """Stop with one line when the database's content no longer matches the digests the job's
+    key was made from (the data changed while the workflow ran): writing would put results of
+    the new data under the old data's key."""
+    from sauti.core.errors import SautiError
+
+    now = database_content(name, spec, root)
+    changed = [k for k in expected if now.get(k) != expected[k]]
+    if changed:
+        what = " and ".join(_WHAT.get(k, k) for k in changed)
+        raise SautiError(
+            f"DATA.{name}: {spec['path']} changed while the workflow ran ({what})",
+            hint="run the workflow again: the new content gets its own cache keys",
+        )

@@ -1,0 +1,386 @@
+"""Praat voice-quality, formant, vocal-tract and speech-timing features (kind "praat").
+
+Why this set: these are the measures phoneticians read and report, so a model built on them is
+explainable in their terms, and it covers the 45 columns of Nkululeko's `praat` features (David
+Feinberg's Praat scripts) so an INI with `type = ['praat']` gets what its user expects.
+`NKULULEKO_NAMES` maps each Nkululeko column to sauti's; docs/benchmarks.md shows the table. Every
+value comes from Praat's own commands through parselmouth (To Pitch, To PointProcess, Get
+jitter/shimmer, To Formant (burg), To Harmonicity, To Intensity, To TextGrid (silences)).
+
+Every value is a property of ONE file. Nkululeko's pF (formant position) and JitterPCA /
+ShimmerPCA are fitted over the set of files extracted together (z-scores and a 2-component PCA
+over the train set, and separately over the test set), so a file's value depends on the other
+files, test files get axes of their own, and one file alone has no value. sauti's features are
+cached per file set, extracted in shards and computed for single files at inference, so it
+uses per-file counterparts (see `_vocal_tract` and `_summary`).
+
+NaN policy: a group of measures that Praat cannot compute (too short, unvoiced, silent) is NaN
+for that group only and `sauti.ml.features.extract` turns NaN into 0.0; duration is always
+defined, so a sample never fails completely here. Praat runs single-threaded here:
+parselmouth gave different values when two threads ran it at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import parselmouth
+from parselmouth.praat import call
+from scipy import stats
+
+from sauti.core.audio import SAMPLE_RATE
+
+PITCH_FLOOR = 75.0  # Hz; Praat's default floor, covers low male voices
+PITCH_CEILING = 600.0  # Hz; covers high female, child and aroused voices (Nkululeko: 300)
+MAX_FORMANT = 5500.0  # Hz; Praat's default ceiling for five formants (Nkululeko: 5000)
+TIME_STEP = 0.01  # s; frame step for HNR, formants and intensity
+SPEED_OF_SOUND = 35000.0  # cm/s in the warm, humid vocal tract (Fitch 1997; Feinberg's scripts)
+# Formants of a uniform tube closed at the glottis, 17.5 cm long: (2i - 1) c / 4L (500 ... 3500)
+NEUTRAL_FORMANTS = tuple((2 * i - 1) * SPEED_OF_SOUND / (4 * 17.5) for i in (1, 2, 3, 4))
+
+# Praat's standard arguments for period-based measures: time range (whole sound), shortest and
+# longest period (s), maximum period factor, and for shimmer maximum amplitude factor.
+PERIOD_ARGS = (0, 0, 0.0001, 0.02, 1.3)
+AMPLITUDE_FACTOR = 1.6
+
+# Syllable nuclei and pauses after de Jong & Wempe (2009), with the settings of their script:
+SILENCE_DB = -25.0  # dB below the 99 % intensity quantile that counts as silence
+MIN_DIP_DB = 2.0  # dB a peak must rise above the dip before the next peak
+MIN_PAUSE_S = 0.3  # shortest silent interval that counts as a pause
+MIN_SOUNDING_S = 0.1  # shortest sounding interval
+MIN_PAUSES_FOR_STATS = 3  # pause-duration statistics need at least this many pauses
+
+JITTERS = {"local": "local", "local_abs_s": "local, absolute", "rap": "rap", "ppq5": "ppq5", "ddp": "ddp"}  # fmt: skip
+SHIMMERS = {"local": "local", "local_db": "local_dB", "apq3": "apq3", "apq5": "apq5", "apq11": "apq11", "dda": "dda"}  # fmt: skip
+
+NAMES = (
+    "duration_s",
+    # pitch
+    "f0_mean_hz",
+    "f0_std_hz",
+    "f0_min_hz",
+    "f0_max_hz",
+    "f0_median_hz",
+    "voiced_fraction",
+    # perturbation and noise
+    *(f"jitter_{name}" for name in JITTERS),
+    *(f"shimmer_{name}" for name in SHIMMERS),
+    "jitter_summary",
+    "shimmer_summary",
+    "hnr_mean_db",
+    # formants and vocal tract
+    *(f"f{n}_mean_hz" for n in (1, 2, 3, 4)),
+    *(f"f{n}_median_hz" for n in (1, 2, 3, 4)),
+    "formant_position",
+    "formant_dispersion_hz",
+    "formant_mean_hz",
+    "formant_geomean_hz",
+    "formant_spacing_hz",
+    "vtl_fitch_cm",
+    "vtl_spacing_cm",
+    # loudness
+    "intensity_mean_db",
+    "intensity_std_db",
+    # speech timing
+    "syllable_count",
+    "pause_count",
+    "phonation_time_s",
+    "speech_rate_per_s",
+    "articulation_rate_per_s",
+    "syllable_duration_s",
+    "pause_ratio",
+    "pause_mean_s",
+    "pause_std_s",
+    "pause_cv",
+    "pause_lognorm_mu",
+    "pause_lognorm_sigma",
+    "pause_lognorm_ks_p",
+)
+
+#: Nkululeko 1.14.1 praat column -> sauti column (same measure; see docs/benchmarks.md for where the
+#: definitions differ: pF and the PCA columns are per file here, phonationtime_s is speaking time).
+NKULULEKO_NAMES = {
+    "duration": "duration_s",
+    "meanF0Hz": "f0_mean_hz",
+    "stdevF0Hz": "f0_std_hz",
+    "HNR": "hnr_mean_db",
+    "localJitter": "jitter_local",
+    "localabsoluteJitter": "jitter_local_abs_s",
+    "rapJitter": "jitter_rap",
+    "ppq5Jitter": "jitter_ppq5",
+    "ddpJitter": "jitter_ddp",
+    "localShimmer": "shimmer_local",
+    "localdbShimmer": "shimmer_local_db",
+    "apq3Shimmer": "shimmer_apq3",
+    "apq5Shimmer": "shimmer_apq5",
+    "apq11Shimmer": "shimmer_apq11",
+    "ddaShimmer": "shimmer_dda",
+    **{f"f{n}_mean": f"f{n}_mean_hz" for n in (1, 2, 3, 4)},
+    **{f"f{n}_median": f"f{n}_median_hz" for n in (1, 2, 3, 4)},
+    "JitterPCA": "jitter_summary",
+    "ShimmerPCA": "shimmer_summary",
+    "pF": "formant_position",
+    "fdisp": "formant_dispersion_hz",
+    "avgFormant": "formant_mean_hz",
+    "mff": "formant_geomean_hz",
+    "fitch_vtl": "vtl_fitch_cm",
+    "delta_f": "formant_spacing_hz",
+    "vtl_delta_f": "vtl_spacing_cm",
+    "nsyll": "syllable_count",
+    "npause": "pause_count",
+    "phonationtime_s": "phonation_time_s",
+    "speechrate_nsyll_dur": "speech_rate_per_s",
+    "articulation_rate_nsyll_phonationtime": "articulation_rate_per_s",
+    "ASD_speakingtime_nsyll": "syllable_duration_s",
+    "proportion_pause_duration": "pause_ratio",
+    "pause_mean_duration": "pause_mean_s",
+    "pause_std_duration": "pause_std_s",
+    "pause_cv": "pause_cv",
+    "pause_lognorm_mu": "pause_lognorm_mu",
+    "pause_lognorm_sigma": "pause_lognorm_sigma",
+    "pause_lognorm_ks_pvalue": "pause_lognorm_ks_p",
+}
+
+
+def make_extractor(params: dict):
+    """Praat features take no parameters; `params` is accepted for a uniform interface."""
+    del params
+    return praat_features
+
+
+def praat_features(signal: np.ndarray) -> dict[str, float]:
+    """All Praat measures of one 16 kHz mono signal; undefined measures are NaN."""
+    sound = parselmouth.Sound(signal.astype(np.float64), SAMPLE_RATE)
+    values = dict.fromkeys(NAMES, np.nan)
+    values["duration_s"] = sound.duration
+    if not np.any(signal):  # digital silence: Praat would call all of it "sounding" at -300 dB
+        return values
+    pitch = _try(lambda: sound.to_pitch(pitch_floor=PITCH_FLOOR, pitch_ceiling=PITCH_CEILING))
+    if pitch is not None:
+        values.update(_pitch_stats(pitch))
+        values.update(_try(lambda: _perturbation(sound, pitch)) or {})
+        values.update(_try(lambda: _formants(sound, pitch)) or {})
+    values.update(_vocal_tract([values[f"f{n}_median_hz"] for n in (1, 2, 3, 4)]))
+    values["hnr_mean_db"] = _try(lambda: _hnr_mean(sound), np.nan)
+    intensity = _try(lambda: sound.to_intensity(minimum_pitch=PITCH_FLOOR, time_step=TIME_STEP))
+    if intensity is not None:
+        contour = intensity.values[0]
+        values["intensity_mean_db"] = float(contour.mean())  # mean of dB, not of energy
+        values["intensity_std_db"] = float(contour.std())
+    values.update(_try(lambda: _speech_timing(sound)) or {})
+    return values
+
+
+def _try(compute, default=None):
+    """Run one Praat computation; a Praat error (e.g. sound shorter than the window) -> default."""
+    try:
+        return compute()
+    except parselmouth.PraatError:
+        return default
+
+
+def _voiced_f0(pitch: parselmouth.Pitch) -> np.ndarray:
+    f0 = pitch.selected_array["frequency"]
+    return f0[f0 > 0]  # Praat marks unvoiced frames with 0 Hz
+
+
+def _pitch_stats(pitch: parselmouth.Pitch) -> dict[str, float]:
+    f0 = _voiced_f0(pitch)
+    stats_ = {"voiced_fraction": f0.size / pitch.n_frames if pitch.n_frames else np.nan}
+    if f0.size:
+        stats_.update(
+            f0_mean_hz=f0.mean(),
+            f0_std_hz=f0.std(),
+            f0_min_hz=f0.min(),
+            f0_max_hz=f0.max(),
+            f0_median_hz=np.median(f0),
+        )
+    return stats_
+
+
+def _perturbation(sound: parselmouth.Sound, pitch: parselmouth.Pitch) -> dict[str, float]:
+    """Five jitter and six shimmer measures from the glottal pulses (Praat's definitions; NaN
+    when there are too few periods), and one per-file summary of each family."""
+    pulses = call([sound, pitch], "To PointProcess (cc)")
+    shimmer_args = (*PERIOD_ARGS, AMPLITUDE_FACTOR)
+    values = {
+        f"jitter_{name}": call(pulses, f"Get jitter ({praat})", *PERIOD_ARGS)
+        for name, praat in JITTERS.items()
+    }
+    for name, praat in SHIMMERS.items():
+        values[f"shimmer_{name}"] = call([sound, pulses], f"Get shimmer ({praat})", *shimmer_args)
+    values["jitter_summary"] = _summary([values[f"jitter_{n}"] for n in ("local", "rap", "ppq5")])
+    values["shimmer_summary"] = _summary(
+        [values[f"shimmer_{n}"] for n in ("local", "apq3", "apq5", "apq11")]
+    )
+    return values
+
+
+def _summary(relative_measures: list[float]) -> float:
+    """Geometric mean of the defined relative perturbation measures of one family.
+
+    Why this and not Nkululeko's PCA: its JitterPCA/ShimmerPCA are the first two principal
+    components of all eleven measures over a set of files, which one file cannot have (see the
+    module docstring). The measures of a family are strongly correlated, so their common level
+    is what a first component captures; the geometric mean gives that level per file, in the
+    measures' own unit (a fraction of the period or amplitude). The absolute and dB variants
+    and ddp/dda (= 3 x rap/apq3 by definition) are left out: other units or duplicates.
+    """
+    defined = [v for v in relative_measures if np.isfinite(v) and v > 0]
+    return float(np.exp(np.mean(np.log(defined)))) if defined else np.nan
+
+
+def _hnr_mean(sound: parselmouth.Sound) -> float:
+    harmonicity = sound.to_harmonicity_cc(time_step=TIME_STEP, minimum_pitch=PITCH_FLOOR)
+    hnr = harmonicity.values[0]
+    hnr = hnr[hnr > -200]  # Praat's code for "silent/unvoiced frame"
+    return float(hnr.mean()) if hnr.size else np.nan
+
+
+def _formants(sound: parselmouth.Sound, pitch: parselmouth.Pitch) -> dict[str, float]:
+    """F1-F4 mean and median (Burg) at the voiced pitch frames, where formants are meaningful.
+
+    Nkululeko samples them at every glottal pulse, which weights high-pitched stretches more;
+    one value per voiced 10 ms frame weights time evenly.
+    """
+    formant = sound.to_formant_burg(
+        time_step=TIME_STEP, max_number_of_formants=5, maximum_formant=MAX_FORMANT
+    )
+    f0 = pitch.selected_array["frequency"]
+    times = pitch.xs()[f0 > 0]
+    values = {}
+    for number in (1, 2, 3, 4):
+        track = np.array([formant.get_value_at_time(number, t) for t in times], dtype=float)
+        track = track[np.isfinite(track)]
+        values[f"f{number}_mean_hz"] = float(track.mean()) if track.size else np.nan
+        values[f"f{number}_median_hz"] = float(np.median(track)) if track.size else np.nan
+    return values
+
+
+def _vocal_tract(medians: list[float]) -> dict[str, float]:
+    """Vocal-tract size estimates from the median formants F1-F4 (NaN if one is undefined).
+
+    Definitions as in Feinberg's scripts: formant dispersion (F4 - F1) / 3 (Fitch 1997), mean
+    and geometric mean of the formants, formant spacing = least-squares slope of F_i against
+    (2i - 1) / 2 through the origin (Reby & McComb 2003) with VTL = c / (2 * spacing), and
+    Fitch's VTL = mean of (2i - 1) c / (4 F_i). formant_position replaces Puts et al.'s pF (mean
+    of the formants' z-scores over a sample of speakers) by a per-file standardisation: the mean
+    relative deviation of F_i from a neutral 17.5 cm tube's formants (500, 1500, 2500, 3500 Hz),
+    0 for that tube and positive for higher formants (a shorter vocal tract).
+    """
+    f = np.asarray(medians, dtype=float)
+    if not (np.all(np.isfinite(f)) and np.all(f > 0)):
+        return {}
+    odd = np.array([1.0, 3.0, 5.0, 7.0])  # 2i - 1
+    spacing = float(np.sum(odd / 2 * f) / np.sum((odd / 2) ** 2))
+    return {
+        "formant_position": float(np.mean(f / np.array(NEUTRAL_FORMANTS) - 1.0)),
+        "formant_dispersion_hz": float((f[3] - f[0]) / 3),
+        "formant_mean_hz": float(f.mean()),
+        "formant_geomean_hz": float(np.exp(np.log(f).mean())),
+        "formant_spacing_hz": spacing,
+        "vtl_fitch_cm": float(np.mean(odd * SPEED_OF_SOUND / (4 * f))),
+        "vtl_spacing_cm": SPEED_OF_SOUND / (2 * spacing),
+    }
+
+
+def _speech_timing(sound: parselmouth.Sound) -> dict[str, float]:
+    """Syllable nuclei, pauses and rates after de Jong & Wempe (2009), with Praat's commands.
+
+    Silences: To TextGrid (silences) on the intensity, threshold SILENCE_DB below the 99 %
+    quantile; a pause is a silent interval between two sounding ones. Nuclei: intensity peaks
+    above that threshold that rise MIN_DIP_DB above the dip before the next peak, are voiced
+    and lie in a sounding interval. Unlike the original script (and Nkululeko), the last peak is
+    not dropped (the end of the recording counts as its dip) and a first or last intensity frame
+    louder than its neighbour is a peak too: clips are often cut tightly around a word, and a
+    one-syllable word should count one syllable, not zero. phonation_time_s is the sounding
+    time (Nkululeko's phonationtime_s is the duration of the intensity contour, about the
+    recording's length).
+    """
+    duration = sound.duration
+    intensity = sound.to_intensity(50.0)
+    max99 = call(intensity, "Get quantile", 0, 0, 0.99)
+    lowest = call(intensity, "Get minimum", 0, 0, "Parabolic")
+    highest = call(intensity, "Get maximum", 0, 0, "Parabolic")
+    threshold = max(max99 + SILENCE_DB, lowest)
+    # To TextGrid (silences) takes its threshold relative to the maximum
+    grid = call(
+        intensity, "To TextGrid (silences)", SILENCE_DB - (highest - max99),
+        MIN_PAUSE_S, MIN_SOUNDING_S, "silent", "sounding",
+    )  # fmt: skip
+    intervals = [
+        (
+            call(grid, "Get start time of interval", 1, i),
+            call(grid, "Get end time of interval", 1, i),
+            call(grid, "Get label of interval", 1, i),
+        )
+        for i in range(1, call(grid, "Get number of intervals", 1) + 1)
+    ]
+    sounding = [(start, end) for start, end, label in intervals if label == "sounding"]
+    speaking = float(sum(end - start for start, end in sounding))
+    pauses = np.array([b[0] - a[1] for a, b in zip(sounding, sounding[1:], strict=False)])
+    nuclei = _syllable_nuclei(sound, intensity, threshold, sounding)
+    values = {
+        "syllable_count": float(nuclei),
+        "pause_count": float(len(pauses)),
+        "phonation_time_s": speaking,
+        "speech_rate_per_s": nuclei / duration,
+        "articulation_rate_per_s": nuclei / speaking if speaking > 0 else np.nan,
+        "syllable_duration_s": speaking / nuclei if nuclei else np.nan,
+        "pause_ratio": (duration - speaking) / speaking if speaking > 0 else np.nan,
+    }
+    values.update(_pause_statistics(pauses))
+    return values
+
+
+def _syllable_nuclei(sound, intensity, threshold: float, sounding: list) -> int:
+    """Count voiced intensity peaks that stand out from the dip that follows them."""
+    contour = call(call(intensity, "Down to Matrix"), "To Sound (slice)", 1)
+    extrema = call(contour, "To PointProcess (extrema)", "Left", "yes", "no", "Sinc70")
+    peaks = [
+        (time, call(contour, "Get value at time", time, "Cubic"))
+        for time in (
+            call(extrema, "Get time from index", i)
+            for i in range(1, call(extrema, "Get number of points") + 1)
+        )
+    ]
+    # Praat's extrema are interior; a clip cut while still loud peaks at its first/last frame
+    frames, levels = intensity.xs(), intensity.values[0]
+    if len(levels) > 1 and levels[0] > levels[1]:
+        peaks.insert(0, (frames[0], levels[0]))
+    if len(levels) > 1 and levels[-1] > levels[-2]:
+        peaks.append((frames[-1], levels[-1]))
+    peaks = [(time, level) for time, level in peaks if level > threshold]
+    # the pitch settings of de Jong & Wempe's script: a lenient voicing decision
+    pitch = sound.to_pitch_ac(0.02, 30, 4, False, 0.03, 0.25, 0.01, 0.35, 0.25, 450)
+    count = 0
+    for i, (time, level) in enumerate(peaks):
+        if i + 1 < len(peaks):  # the last peak is followed by the end of the recording
+            dip = call(intensity, "Get minimum", time, peaks[i + 1][0], "None")
+            if not abs(level - dip) > MIN_DIP_DB:
+                continue
+        voiced = np.isfinite(pitch.get_value_at_time(time))
+        if voiced and any(start <= time <= end for start, end in sounding):
+            count += 1
+    return count
+
+
+def _pause_statistics(pauses: np.ndarray) -> dict[str, float]:
+    """Mean, spread and log-normal fit of the pause durations (from MIN_PAUSES_FOR_STATS on).
+
+    The log-normal with location 0 has closed-form maximum-likelihood parameters: mu and sigma
+    are the mean and (population) standard deviation of the log durations. The KS p-value says
+    how well that fits (it is optimistic: the parameters come from the same pauses).
+    """
+    if len(pauses) < MIN_PAUSES_FOR_STATS:
+        return {}
+    logs = np.log(pauses)
+    mu, sigma = float(logs.mean()), float(logs.std())
+    fit = stats.lognorm(sigma, 0, np.exp(mu)) if sigma > 0 else None
+    return {
+        "pause_mean_s": float(pauses.mean()),
+        "pause_std_s": float(pauses.std()),
+        "pause_cv": float(pauses.std() / pauses.mean()),
+        "pause_lognorm_mu": mu,
+        "pause_lognorm_sigma": sigma,
+        "pause_lognorm_ks_p": float(stats.kstest(pauses, fit.cdf).pvalue) if fit else np.nan,
+    }

@@ -1,0 +1,552 @@
+"""Data augmentation (the AUGMENT section): augmented copies of the training audio, and aug_train.
+
+Why a separate keyed stage: augmented audio is written once into
+`<root>/cache/augment/<key>/` (key = AUGMENT slice + split key + seed) and then treated like a
+database's samples table, so the ordinary per-type features rules extract features for it and
+changing an AUGMENT key re-runs only augment, its features and train/evaluate/report.
+
+Why train only by default: augmenting the test set (Nkululeko defect 5, whose augmentation also
+read another selection key than the rest) lets near-copies of test samples leak into what is
+evaluated. `AUGMENT.sample_selection` defaults to `train`; dev and test are augmented only when
+asked for explicitly, and even then aug_train trains on the augmented *train* rows only and
+never evaluates on augmented rows.
+
+The signal processing comes from audiomentations (noise at an SNR, time shift, pitch shift,
+tempo, gain, noise files). It has no speed perturbation, random crop or random splice, so those
+three are small transforms here, written against audiomentations' transform interface so that
+they compose, take `p` and draw their parameters from the same seeded random state.
+
+Reproducibility: each (sample, copy) gets its own seed derived from EXP.random_seed and the
+sample id, so the audio does not depend on the order or number of samples processed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import os
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sauti.core.errors import SautiError
+from sauti.workflow.plan import Stage
+
+log = logging.getLogger("sauti.augment")
+
+SAMPLE_RATE = 16000
+ID = ["file", "start", "end"]
+#: Columns the augment stage adds to the inherited columns of each augmented row.
+PROVENANCE = ["augmented_from", "augmented_from_start", "augmented_from_end", "augmentation"]
+
+#: Noise colours (spectral slope) for the `noise` augmentation; audiomentations' names.
+NOISE_COLORS = ("white", "pink", "brown", "blue", "violet")
+
+#: Every augmentation type with its parameters and their defaults. `p` is the probability that
+#: the augmentation is applied to a copy (all listed augmentations apply in order); REQUIRED
+#: marks a parameter without a default. This table is the single source: the config check, the
+#: builder and config/README.md (via the schema description) follow it.
+REQUIRED = object()
+AUGMENTATIONS: dict[str, dict] = {
+    "noise": {"min_snr_db": 5.0, "max_snr_db": 20.0, "color": "white", "p": 1.0},
+    "background_noise": {"noise_path": REQUIRED, "min_snr_db": 5.0, "max_snr_db": 20.0, "p": 1.0},
+    "time_shift": {
+        "min_shift": -0.1,
+        "max_shift": 0.1,
+        "unit": "fraction",
+        "rollover": True,
+        "p": 1.0,
+    },
+    "pitch_shift": {"min_semitones": -2.0, "max_semitones": 2.0, "p": 1.0},
+    "tempo": {"min_rate": 0.9, "max_rate": 1.1, "p": 1.0},
+    "speed": {"min_rate": 0.9, "max_rate": 1.1, "p": 1.0},
+    "gain": {"min_gain_db": -6.0, "max_gain_db": 6.0, "p": 1.0},
+    "crop": {"min_fraction": 0.7, "max_fraction": 0.95, "p": 1.0},
+    "splice": {"min_segment": 0.1, "max_segment": 0.3, "p_reverse": 0.0, "p": 1.0},
+}
+#: Types that keep the number of samples (the others shorten or lengthen the audio).
+SAME_LENGTH = ("noise", "background_noise", "time_shift", "pitch_shift", "gain", "splice")
+
+_CHOICES = {"color": NOISE_COLORS, "unit": ("fraction", "seconds")}
+_POSITIVE = {"min_rate", "max_rate", "min_fraction", "max_fraction", "min_segment", "max_segment"}
+_AT_MOST_ONE = {"p", "p_reverse", "min_fraction", "max_fraction"}
+_RANGES = [
+    ("min_snr_db", "max_snr_db"),
+    ("min_shift", "max_shift"),
+    ("min_semitones", "max_semitones"),
+    ("min_rate", "max_rate"),
+    ("min_gain_db", "max_gain_db"),
+    ("min_fraction", "max_fraction"),
+    ("min_segment", "max_segment"),
+]
+
+
+# --------------------------------------------------------------------------- config
+
+
+def resolve_augmentations(items, source: str = "config") -> list[dict]:
+    """Validate AUGMENT.augmentations and return it with every parameter filled in.
+
+    Accepts a list of mappings `{type: noise, min_snr_db: 5, ...}` or bare type names
+    (`noise`). The result always has the full mapping per entry, so two configs that mean the
+    same augmentation give the same cache key. Raises ConfigError with one line such as
+    `exp.yaml: [AUGMENT] augmentations[0]: unknown type 'pitchshift' (did you mean 'pitch_shift'?)`.
+    """
+    from sauti.config.resolve import ConfigError
+
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ConfigError(
+            f"{source}: [AUGMENT] augmentations: expected a list of mappings, got {items!r}"
+        )
+    resolved = []
+    for i, item in enumerate(items):
+        where = f"{source}: [AUGMENT] augmentations[{i}]"
+        if isinstance(item, str):
+            item = {"type": item}
+        if not isinstance(item, dict) or "type" not in item:
+            raise ConfigError(
+                f"{where}: expected a mapping with a 'type' (one of {', '.join(AUGMENTATIONS)}), got {item!r}"
+            )
+        kind = item["type"]
+        if kind not in AUGMENTATIONS:
+            raise ConfigError(
+                f"{where}: unknown type {kind!r}{_suggest(str(kind), AUGMENTATIONS)} "
+                f"(types: {', '.join(AUGMENTATIONS)})"
+            )
+        spec = AUGMENTATIONS[kind]
+        where = f"{where} ({kind})"
+        for key in item:
+            if key != "type" and key not in spec:
+                raise ConfigError(
+                    f"{where}: unknown parameter {key!r}{_suggest(str(key), spec)} "
+                    f"(parameters: {', '.join(spec)})"
+                )
+        entry = {"type": kind}
+        for key, default in spec.items():
+            if key not in item:
+                if default is REQUIRED:
+                    raise ConfigError(f"{where}: missing required parameter {key!r}")
+                entry[key] = default
+                continue
+            entry[key] = _check_value(where, key, item[key], default)
+        for low, high in _RANGES:
+            if low in entry and entry[low] > entry[high]:
+                raise ConfigError(f"{where}: {low} {entry[low]} is above {high} {entry[high]}")
+        resolved.append(entry)
+    return resolved
+
+
+def _check_value(where: str, key: str, value, default):
+    from sauti.config.resolve import ConfigError
+
+    if default is REQUIRED:  # noise_path: a folder or file of noise recordings
+        path = os.path.abspath(str(value))
+        if not os.path.exists(path):
+            raise ConfigError(f"{where}: {key} {value!r} does not exist")
+        return path
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be True or False, got {value!r}")
+        return value
+    if isinstance(default, str):
+        if value not in _CHOICES[key]:
+            raise ConfigError(
+                f"{where}: {key} {value!r} is not one of {', '.join(_CHOICES[key])}"
+                f"{_suggest(str(value), _CHOICES[key])}"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+    value = float(value)
+    if key in _POSITIVE and value <= 0:
+        raise ConfigError(f"{where}: {key} must be above 0, got {value}")
+    if key in _AT_MOST_ONE and not 0 <= value <= 1:
+        raise ConfigError(f"{where}: {key} must be between 0 and 1, got {value}")
+    return value
+
+
+def _suggest(word: str, options) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+def build_pipeline(augmentations: list[dict]):
+    """An audiomentations Compose applying the (resolved) augmentations in the listed order."""
+    from audiomentations import Compose
+
+    return Compose([_build(dict(entry)) for entry in augmentations], p=1.0)
+
+
+def _build(entry: dict):
+    import audiomentations as A
+
+    kind, p = entry.pop("type"), entry["p"]
+    if kind == "noise":
+        decay = A.NOISE_COLOR_DECAYS[entry["color"]]
+        return A.AddColorNoise(
+            min_snr_db=entry["min_snr_db"],
+            max_snr_db=entry["max_snr_db"],
+            min_f_decay=decay,
+            max_f_decay=decay,
+            p=p,
+        )
+    if kind == "background_noise":
+        return A.AddBackgroundNoise(
+            sounds_path=entry["noise_path"],
+            min_snr_db=entry["min_snr_db"],
+            max_snr_db=entry["max_snr_db"],
+            p=p,
+        )
+    if kind == "time_shift":
+        return A.Shift(
+            min_shift=entry["min_shift"],
+            max_shift=entry["max_shift"],
+            shift_unit=entry["unit"],
+            rollover=entry["rollover"],
+            p=p,
+        )
+    if kind == "pitch_shift":
+        return A.PitchShift(
+            min_semitones=entry["min_semitones"], max_semitones=entry["max_semitones"], p=p
+        )
+    if kind == "tempo":  # duration changes, pitch stays
+        return A.TimeStretch(
+            min_rate=entry["min_rate"],
+            max_rate=entry["max_rate"],
+            leave_length_unchanged=False,
+            p=p,
+        )
+    if kind == "gain":
+        return A.Gain(min_gain_db=entry["min_gain_db"], max_gain_db=entry["max_gain_db"], p=p)
+    transforms = _own_transforms()
+    return transforms[kind](**entry)
+
+
+def _own_transforms() -> dict:
+    """speed, crop and splice: absent from audiomentations, so minimal transforms of its kind.
+
+    Defined inside a function so that importing sauti.augment (the config check does) does not
+    import audiomentations and librosa.
+    """
+    from audiomentations.core.transforms_interface import BaseWaveformTransform
+
+    class Speed(BaseWaveformTransform):
+        """Speed perturbation (Kaldi/sox `speed`): tempo and pitch change together, by
+        resampling: the signal is read as if recorded at rate * sample_rate."""
+
+        def __init__(self, min_rate: float, max_rate: float, p: float):
+            super().__init__(p)
+            self.min_rate, self.max_rate = min_rate, max_rate
+
+        def randomize_parameters(self, samples, sample_rate):
+            super().randomize_parameters(samples, sample_rate)
+            self.parameters["rate"] = random.uniform(self.min_rate, self.max_rate)
+
+        def apply(self, samples, sample_rate):
+            import soxr
+
+            rate = self.parameters["rate"]
+            return soxr.resample(samples, sample_rate * rate, sample_rate).astype(np.float32)
+
+    class Crop(BaseWaveformTransform):
+        """Keep one random contiguous part holding min_fraction..max_fraction of the audio."""
+
+        def __init__(self, min_fraction: float, max_fraction: float, p: float):
+            super().__init__(p)
+            self.min_fraction, self.max_fraction = min_fraction, max_fraction
+
+        def randomize_parameters(self, samples, sample_rate):
+            super().randomize_parameters(samples, sample_rate)
+            self.parameters["fraction"] = random.uniform(self.min_fraction, self.max_fraction)
+            self.parameters["offset"] = random.random()
+
+        def apply(self, samples, sample_rate):
+            keep = max(1, int(round(len(samples) * self.parameters["fraction"])))
+            first = int(self.parameters["offset"] * (len(samples) - keep))
+            return samples[first : first + keep].copy()
+
+    class Splice(BaseWaveformTransform):
+        """Random splicing (after Scherer's randomized splicing, as in Nkululeko): cut the audio
+        into segments of min_segment..max_segment seconds and join them in random order (each
+        reversed with p_reverse). Voice quality stays, word order and content are scrambled.
+        Short raised-cosine fades at the cuts avoid clicks; the length is unchanged."""
+
+        FADE_S = 0.005
+
+        def __init__(self, min_segment: float, max_segment: float, p_reverse: float, p: float):
+            super().__init__(p)
+            self.min_segment, self.max_segment, self.p_reverse = min_segment, max_segment, p_reverse
+
+        def randomize_parameters(self, samples, sample_rate):
+            super().randomize_parameters(samples, sample_rate)
+            bounds, position = [0], 0
+            while True:
+                position += max(
+                    1, int(random.uniform(self.min_segment, self.max_segment) * sample_rate)
+                )
+                if position >= len(samples):
+                    break
+                bounds.append(position)
+            bounds.append(len(samples))
+            n = len(bounds) - 1
+            order = list(range(n))
+            random.shuffle(order)
+            self.parameters["bounds"] = bounds
+            self.parameters["order"] = order
+            self.parameters["reverse"] = [random.random() < self.p_reverse for _ in range(n)]
+
+        def apply(self, samples, sample_rate):
+            bounds = self.parameters["bounds"]
+            if bounds[-1] != len(samples):  # frozen parameters from another signal
+                return samples
+            fade = max(1, int(self.FADE_S * sample_rate))
+            pieces = []
+            for i in self.parameters["order"]:
+                piece = samples[bounds[i] : bounds[i + 1]].copy()
+                if self.parameters["reverse"][i]:
+                    piece = piece[::-1].copy()
+                n = min(fade, len(piece) // 2)
+                if n:
+                    ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n))).astype(np.float32)
+                    piece[:n] *= ramp
+                    piece[-n:] *= ramp[::-1]
+                pieces.append(piece)
+            return np.concatenate(pieces).astype(np.float32)
+
+    return {"speed": Speed, "crop": Crop, "splice": Splice}
+
+
+def sample_seed(seed: int, file: str, start: float, end: float, copy: int) -> int:
+    """A 32-bit seed per (sample, copy): independent of processing order and sharding."""
+    text = f"{int(seed)}|{file}|{float(start):.6f}|{float(end):.6f}|{int(copy)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+@contextmanager
+def _seeded(seed: int):
+    """audiomentations draws from `random` and `numpy.random`: seed both, restore afterwards."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def augment_signal(signal: np.ndarray, pipeline, seed: int) -> np.ndarray:
+    """One augmented version of a 16 kHz mono signal; the same seed gives the same audio."""
+    with _seeded(seed):
+        out = pipeline(samples=np.asarray(signal, dtype=np.float32), sample_rate=SAMPLE_RATE)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def select_rows(data: pd.DataFrame, selection: str) -> pd.DataFrame:
+    """The rows AUGMENT.sample_selection names: one split, or `all` of them."""
+    if selection == "all":
+        return data
+    return data[data["split"] == selection]
+
+
+def augment_table(data: pd.DataFrame, params: dict, out_dir: str | Path) -> pd.DataFrame:
+    """Write `copies` augmented wavs per selected sample into `out_dir/audio/`; return their table.
+
+    params: augmentations (resolved), copies, sample_selection, random_seed. Each row inherits
+    every column of its source row (labels, speaker, db, split) except the sample id; the audio
+    is a new whole file (start 0, end = its duration), and `augmented_from`,
+    `augmented_from_start`, `augmented_from_end` name the source sample, `augmentation` the copy.
+    """
+    from sauti.core import audio
+    from sauti.core.fileio import atomic_path
+
+    selection = params["sample_selection"]
+    rows = select_rows(data, selection).reset_index(drop=True)
+    if rows.empty:
+        raise SautiError(
+            f"AUGMENT.sample_selection {selection!r}: the split has no samples to augment "
+            f"(splits: {dict(data['split'].value_counts())})",
+            hint="augment train, or set EXP.traindevtest for a dev split",
+        )
+    if not params["augmentations"]:
+        raise SautiError("AUGMENT.augmentations is empty: nothing to augment")
+    import soundfile as sf
+
+    pipeline = build_pipeline(params["augmentations"])
+    folder = Path(out_dir).resolve() / "audio"  # absolute, like every samples table
+    folder.mkdir(parents=True, exist_ok=True)
+    copies, seed = int(params["copies"]), int(params["random_seed"])
+    out = []
+    for _, row in rows.iterrows():
+        signal = audio.read(row["file"], row["start"], row["end"])
+        stem = hashlib.sha1(f"{row['file']}|{row['start']}|{row['end']}".encode()).hexdigest()
+        for copy in range(copies):
+            augmented = augment_signal(
+                signal, pipeline, sample_seed(seed, row["file"], row["start"], row["end"], copy)
+            )
+            if augmented.size == 0:
+                raise SautiError(f"augmenting {row['file']} gave empty audio")
+            path = folder / f"{Path(row['file']).stem}-{stem[:10]}-{copy}.wav"
+            with atomic_path(path) as tmp:
+                sf.write(tmp, augmented, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+            record = row.to_dict()
+            duration = len(augmented) / SAMPLE_RATE
+            record.update(file=str(path), start=0.0, end=duration, duration=duration)
+            record.update(
+                augmented_from=row["file"],
+                augmented_from_start=float(row["start"]),
+                augmented_from_end=float(row["end"]),
+                augmentation=copy,
+            )
+            out.append(record)
+    table = pd.DataFrame(out, columns=list(data.columns) + PROVENANCE)
+    log.info(
+        "augmented %d samples (%s) x %d copies: %d new files",
+        len(rows),
+        selection,
+        copies,
+        len(table),
+    )
+    return table
+
+
+def augment_stage(split_path: str, params: dict, out_path: str) -> None:
+    """The `augment` rule: the split table in, augmented wavs and their samples table out."""
+    from sauti.core.fileio import read_table, write_table
+
+    data = read_table(split_path)
+    table = augment_table(data, params, Path(out_path).parent)
+    write_table(out_path, table)  # written last: a killed run leaves no table
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass
+class AugmentPlan:
+    """The keyed stages aug_train adds to an experiment (see sauti.workflow.plan).
+
+    `train`/`evaluate` are the experiment's own (with augmentation); `baseline_train` and
+    `baseline_evaluate` are exactly the stages of the same experiment without AUGMENT, so the
+    comparison costs nothing when that experiment was already run.
+    """
+
+    augment: Stage
+    features: list
+    train: Stage
+    evaluate: Stage
+    baseline_train: Stage
+    baseline_evaluate: Stage
+
+    def stages(self) -> list:
+        return [self.augment, *self.features, self.baseline_train, self.baseline_evaluate]
+
+    def baseline(self) -> tuple:
+        return (self.baseline_train, self.baseline_evaluate)
+
+
+def plan_augment(cfg: dict, split: Stage, train: Stage, evaluate: Stage) -> AugmentPlan | None:
+    """augment (AUGMENT slice + split key + seed), features per type of the augmented table, and
+    train/evaluate reading original + augmented features; None without augmentations."""
+    from sauti.workflow.plan import feature_stage, make_stage
+
+    section = cfg["AUGMENT"]
+    if not section["augmentations"]:
+        return None
+    augment = make_stage(
+        "augment",
+        {
+            "augmentations": section["augmentations"],
+            "copies": section["copies"],
+            "sample_selection": section["sample_selection"],
+            "random_seed": cfg["EXP"]["random_seed"],
+        },
+        (split,),
+    )
+    features = [feature_stage(kind, cfg, augment) for kind in cfg["FEATS"]["type"]]
+    with_aug = make_stage("train", train.params, (*train.upstream, augment, *features))
+    evaluated = make_stage("evaluate", evaluate.params, (with_aug,))
+    return AugmentPlan(augment, features, with_aug, evaluated, train, evaluate)
+
+
+# --------------------------------------------------------------------------- aug_train
+
+
+def training_data(data: pd.DataFrame, augmented: pd.DataFrame) -> pd.DataFrame:
+    """The split table plus the augmented rows derived from *train* samples, as train rows.
+
+    Augmented dev/test rows (only present with an explicit sample_selection) are dropped: they
+    must never be evaluated on, and training on them would leak held-out speakers.
+    """
+    extra = augmented[augmented["split"] == "train"]
+    dropped = len(augmented) - len(extra)
+    if dropped:
+        log.info("aug_train: %d augmented dev/test rows are not used", dropped)
+    extra = extra[[c for c in data.columns if c in extra.columns]]
+    log.info(
+        "aug_train: %d original + %d augmented training rows",
+        (data["split"] == "train").sum(),
+        len(extra),
+    )
+    return pd.concat([data, extra], ignore_index=True)
+
+
+def comparison(
+    without: dict, with_: dict, data: pd.DataFrame, augmented: pd.DataFrame, aug_cfg: dict
+) -> dict:
+    """metrics.json's "augmentation" entry: the same experiment without and with augmentation.
+
+    {"augmentations": [...], "copies", "sample_selection",
+     "n_train": {"original": n, "augmented": m},
+     "without": {"test": {...}, "dev": {...}, "runs": {mean/std}},   # dev/runs when present
+     "with": {...same shape...}}
+    """
+
+    def results(metrics: dict) -> dict:
+        picked = {k: metrics[k] for k in ("test", "dev", "test_per_speaker") if k in metrics}
+        if "runs" in metrics:
+            picked["runs"] = {k: v for k, v in metrics["runs"].items() if k != "test"}
+        return picked
+
+    return {
+        "augmentations": aug_cfg["augmentations"],
+        "copies": aug_cfg["copies"],
+        "sample_selection": aug_cfg["sample_selection"],
+        "n_train": {
+            "original": int((data["split"] == "train").sum()),
+            "augmented": int((augmented["split"] == "train").sum()),
+        },
+        "without": results(without),
+        "with": results(with_),
+    }
+
+
+def publish_comparison(inputs: dict, config: dict, metrics: dict, exp_dir: str | Path) -> dict:
+    """The report stage's part of aug_train: metrics.json gains the "augmentation" entry, and
+    AUGMENT.result (when set) gets a CSV copy of the augmented samples table."""
+    from sauti.core.fileio import read_json, read_table, write_table
+
+    augmented = read_table(inputs["augment"])
+    entry = comparison(
+        read_json(inputs["metrics_without"]),
+        metrics,
+        read_table(inputs["split"]),
+        augmented,
+        config["AUGMENT"],
+    )
+    if config["AUGMENT"].get("result"):
+        write_table(Path(exp_dir) / config["AUGMENT"]["result"], augmented)
+    return {**metrics, "augmentation": entry}

@@ -1,0 +1,71 @@
+"""The light rules' jobs, run as threads inside the Snakemake process (`run:` blocks).
+
+Why in Snakemake's process: these jobs do well under a second of work, and as `script:` rules
+each paid a new Python interpreter importing numpy, pandas and sauti first (0.4-1.2 s), which
+was most of a re-run's time after a MODEL or report change. Each function is what a shim did:
+unpack the rule's input/params/output and call the stage in `sauti.stages` / `sauti.stages.summary`
+under `stage_logging(..., in_thread=True)` (own log per job, StageFailed on error). Keeping them
+here keeps the `run:` blocks one line long (`snakemake --lint` asks for short run blocks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sauti.core.stage_log import stage_logging
+
+
+def labels(input, output, params, log) -> None:
+    from sauti.stages.common import labels_stage
+
+    with stage_logging(log[0], "labels", in_thread=True):
+        labels_stage(input.samples, params.cfg, params.content, output.labels)
+
+
+def split(input, output, params, log) -> None:
+    from sauti.stages.common import split_stage
+
+    with stage_logging(log[0], "split", in_thread=True):
+        split_stage(list(input.samples), params.names, params.cfg, output.split)
+
+
+def evaluate(input, output, params, log) -> None:
+    from sauti.stages.common import evaluate_stage
+
+    with stage_logging(log[0], "evaluate", in_thread=True):
+        evaluate_stage(input.predictions, input.info, params.cfg, Path(output.metrics).parent)
+
+
+def report(input, output, params, log) -> None:
+    from sauti.stages.common import report_stage
+
+    with stage_logging(log[0], "report", in_thread=True):
+        report_stage(dict(input.items()), params.cfg, dict(output.items()))
+
+
+def grid_summary(input, output, params, log) -> None:
+    from sauti.stages.summary import grid_summary_stage
+
+    with stage_logging(log[0], "grid summary", in_thread=True):
+        grid_summary_stage(list(input.metrics), params.cfg, dict(output.items()))
+
+
+def multidb_summary(input, output, params, log) -> None:
+    from sauti.stages.summary import multidb_summary_stage
+
+    with stage_logging(log[0], "multidb summary", in_thread=True):
+        multidb_summary_stage(list(input.metrics), params.cfg, dict(output.items()))
+
+
+def train(input, output, params, log) -> None:
+    """Classic models only (rule train); torch nets keep their own process (rule train_net)."""
+    from sauti.stages.common import train_stage
+
+    with stage_logging(log[0], "train", in_thread=True):
+        train_stage(
+            input.split,
+            list(input.features),
+            params.cfg,
+            str(Path(output.model).parent),
+            augmented_path=input.get("augment"),
+        )

@@ -1,0 +1,114 @@
+"""Which source modules compute each keyed stage, and their digests: the STAGE_VERSIONS guard.
+
+Why: cache keys no longer carry the sauti version (a release would throw away every cached
+result), so a change to a stage's code must bump its number in sauti.workflow.plan.STAGE_VERSIONS or old
+results of the old code would be reused. tests/test_stage_sources.py compares the digests of
+each stage's modules with the ones recorded in tests/stage_sources.json and fails when they
+differ; after deciding whether the change alters what the stage writes (then bump its
+STAGE_VERSIONS number), record the new digests deliberately with
+
+    python -m sauti.workflow.stage_sources --record
+
+A module's digest is that of its syntax tree without docstrings, so comments, docstrings and
+formatting never ask for a bump.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+from pathlib import Path
+
+from sauti.core.digests import hash_bytes
+from sauti.workflow.plan import STAGE_VERSIONS
+
+PACKAGE = Path(__file__).resolve().parents[1]
+RECORD = PACKAGE.parents[1] / "tests" / "stage_sources.json"
+
+_MODEL = ("ml/training.py", "ml/models.py", "ml/deep/estimator.py", "ml/deep/mlp.py", "ml/deep/cnn.py",
+          "ml/deep/cnn_net.py", "ml/deep/loop.py", "config/model_options.py")  # fmt: skip
+_SSL = ("stages/ssl.py", "ml/deep/ssl/")
+#: Stage -> the modules (files, or folders ending in /) under src/sauti whose code makes its values.
+STAGE_SOURCES = {
+    "samples": ("ml/data.py", "core/audio.py"),
+    "labels": ("ml/data.py",),
+    "features": ("ml/features/", "core/audio.py", "ml/deep/speaker_embeddings.py"),
+    "split": ("ml/data.py",),
+    "train": _MODEL,
+    "evaluate": ("ml/evaluation.py", "ml/metrics.py", "ml/plots.py"),
+    "ensemble": ("stages/ensemble.py", "ml/metrics.py"),
+    "optim": ("stages/optim.py", *_MODEL),
+    "test": ("stages/test.py", "ml/metrics.py", *_MODEL),
+    "explore": ("stages/explore.py", "ml/explore_plots.py"),
+    "augment": ("stages/augment.py", "core/audio.py"),
+    "finetune": ("ml/deep/finetune.py", "ml/deep/loop.py"),
+    "segment": ("stages/segment.py", "ml/vad.py"),
+    "predict": ("stages/predict.py",),
+    "vad": ("ml/vad.py",),
+    "selftrain": ("stages/selftrain.py", *_MODEL),
+    "ssl_pretrain": _SSL,
+    "ssl_round": _SSL,
+    "ssl_eval": _SSL,
+    "separate_train": (
+        "stages/separate.py",
+        "ml/deep/separator.py",
+        "ml/deep/pretrained_separator.py",
+    ),
+    "separate": ("stages/separate.py", "ml/deep/separator.py", "ml/deep/pretrained_separator.py"),
+    "resample": ("stages/resample.py", "core/audio.py"),
+}
+
+
+def _files(entries) -> list[Path]:
+    files = []
+    for entry in entries:
+        path = PACKAGE / entry
+        files += sorted(path.rglob("*.py")) if entry.endswith("/") else [path]
+    return files
+
+
+def module_digest(path: Path) -> str:
+    """Digest of a module's code: its syntax tree with docstrings removed."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return hash_bytes(ast.dump(tree))
+
+
+def current() -> dict:
+    """{stage: {"version", "sources": {module: digest}}} of the working tree."""
+    return {
+        stage: {
+            "version": STAGE_VERSIONS[stage],
+            "sources": {
+                str(f.relative_to(PACKAGE)): module_digest(f) for f in _files(STAGE_SOURCES[stage])
+            },
+        }
+        for stage in sorted(STAGE_SOURCES)
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--record", action="store_true", help=f"write {RECORD}")
+    args = parser.parse_args()
+    text = json.dumps(current(), indent=1, sort_keys=True) + "\n"
+    if args.record:
+        RECORD.parent.mkdir(parents=True, exist_ok=True)
+        RECORD.write_text(text, encoding="utf-8")
+        print(f"recorded {RECORD}")
+    else:
+        print(text, end="")
+
+
+if __name__ == "__main__":
+    main()
