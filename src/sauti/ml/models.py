@@ -17,7 +17,6 @@ Conventions that callers can rely on:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -38,6 +37,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from sauti.core.errors import SautiError
 from sauti.core.model_names import CLASSIFIERS, NEURAL_CLASSIFIERS, NEURAL_REGRESSORS, REGRESSORS
+from sauti.core.suggest import closest
 
 TASKS = ("classification", "regression")
 SCALERS = ("none", "standard", "robust", "minmax", "speaker")
@@ -461,10 +461,8 @@ def _unknown_message(
     key: str, what: str, value: str, allowed: Sequence[str], also: Sequence[str] = ()
 ) -> str:
     """One-line "unknown value" message; suggests the closest of `allowed`, then of `also`."""
-    close = difflib.get_close_matches(value, allowed, n=1) or difflib.get_close_matches(
-        value, also, n=1
-    )
-    suggestion = f" (did you mean {close[0]!r}?)" if close else f"; use one of {', '.join(allowed)}"
+    close = closest(value, allowed) or closest(value, also)
+    suggestion = f" (did you mean {close!r}?)" if close else f"; use one of {', '.join(allowed)}"
     return f"{key}: unknown {what} {value!r}{suggestion}"
 
 
