@@ -8,17 +8,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sauti.config.resolve import ConfigError, parse_ini, resolve
+from sauti.config.read import parse_ini
+from sauti.config.resolve import ConfigError, resolve
+from sauti.config.sections.augment import AUGMENTATIONS, resolve_augmentations
 from sauti.core import audio
 from sauti.core.errors import SautiError
-from sauti.stages.augment import (
-    AUGMENTATIONS,
-    SAME_LENGTH,
-    augment_table,
-    comparison,
-    resolve_augmentations,
-    training_data,
-)
+from sauti.stages.augment import SAME_LENGTH, augment_table, comparison, training_data
 from sauti.workflow.plan import plan_experiment
 
 SPLITS = {

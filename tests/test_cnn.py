@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sauti.config.resolve import resolve as C
+from sauti.config import resolve as C
 from sauti.core.errors import SautiError
 from sauti.core.fileio import read_table, write_table
 from sauti.ml.features import extract

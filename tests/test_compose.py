@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from sauti.config.compose import expand, expand_files, runnable, value_label
-from sauti.config.resolve import ConfigError, parse_ini, resolve
+from sauti.config.read import parse_ini
+from sauti.config.resolve import ConfigError, resolve
 from sauti.workflow.registry import registry_from_files
 
 
@@ -52,7 +53,7 @@ def test_grid_expands_to_one_named_experiment_per_combination():
 
 def test_grid_shares_stages_between_its_experiments():
     raw = base(GRID={"FEATS.type": [["praat"], ["praat", "mfcc"]], "MODEL.type": ["svm", "knn"]})
-    from sauti.config.compose import Composite
+    from sauti.workflow.composite import Composite
     from sauti.workflow.plan import plan_experiment
     from sauti.workflow.registry import Registry
 

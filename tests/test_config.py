@@ -15,10 +15,10 @@ import yaml
 
 from sauti.app import cli
 from sauti.config.doc import render
+from sauti.config.read import parse_ini
 from sauti.config.resolve import (
     ConfigError,
     load_experiments,
-    parse_ini,
     read_file,
     resolve,
     schema,

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sauti.config.sections.ensemble import METHODS
 from sauti.core.errors import SautiError
-from sauti.stages.ensemble import METHODS, combine, combine_regression, run_ensemble, uncertainty
+from sauti.stages.ensemble import combine, combine_regression, run_ensemble, uncertainty
 
 # Three members, two samples, labels [f, m]; rows are P(f), P(m).
 P = np.array(

@@ -251,7 +251,7 @@ def test_feature_table_options_are_refused_for_finetune(section, key, value):
     cfg = experiment()
     cfg[section][key] = value
     if section == "AUGMENT":
-        from sauti.stages.augment import resolve_augmentations
+        from sauti.config.sections.augment import resolve_augmentations
 
         cfg[section][key] = resolve_augmentations(value, "x")
     with pytest.raises(

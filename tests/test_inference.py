@@ -26,7 +26,8 @@ import soundfile as sf
 import yaml
 
 from sauti.app import cli
-from sauti.config.resolve import ConfigError, parse_ini, resolve
+from sauti.config.read import parse_ini
+from sauti.config.resolve import ConfigError, resolve
 from sauti.core.errors import SautiError
 from sauti.ml import bundle as inference
 from sauti.ml.metrics import classification_metrics

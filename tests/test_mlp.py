@@ -246,7 +246,7 @@ def test_loss_that_does_not_fit_the_task_is_a_config_error():
 
 
 def test_nkululeko_ini_keys_build_the_network_they_describe():
-    from sauti.config.resolve import parse_ini
+    from sauti.config.read import parse_ini
 
     ini = (
         "[EXP]\nname = e\nepochs = 20\n[DATA]\ndatabases = ['a']\na = a.csv\ntarget = gender\n"

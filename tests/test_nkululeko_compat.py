@@ -21,7 +21,8 @@ import yaml
 from sauti.app import cli
 from sauti.config import nkululeko
 from sauti.config.compose import expand
-from sauti.config.resolve import ConfigError, _db_properties, read_file, resolve, schema
+from sauti.config.resolve import ConfigError, read_file, resolve, schema
+from sauti.config.schema import database_properties as _db_properties
 from sauti.ml.data import select_and_split
 
 BASE = """
@@ -627,7 +628,7 @@ def test_section_keys_are_honoured_translated_or_acknowledged(section, tmp_path,
 
 
 def read_value(text: str):
-    from sauti.config.resolve import literal
+    from sauti.config.read import literal
 
     return literal(text)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sauti.config.sections.optim import normalise_section
 from sauti.core.errors import SautiError
 from sauti.ml.data import ID
-from sauti.stages.optim import best_row, cv_search, folds, normalise_section, settings
+from sauti.stages.optim import best_row, cv_search, folds, settings
 
 
 def test_grid_settings_are_every_combination():

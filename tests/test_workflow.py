@@ -17,7 +17,8 @@ import pytest
 import yaml
 from workflow_support import planned_jobs, run_ok, small_table, snakemake, write, write_csv
 
-from sauti.config.resolve import parse_ini, resolve
+from sauti.config.read import parse_ini
+from sauti.config.resolve import resolve
 from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]

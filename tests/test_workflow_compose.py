@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from workflow_support import planned_jobs, small_table, snakemake, write
 
-from sauti.stages.ensemble import METHODS, run_ensemble
+from sauti.config.sections.ensemble import METHODS
+from sauti.stages.ensemble import run_ensemble
 from sauti.workflow import snakemake as snakemake_cli
 
 pytestmark = pytest.mark.workflow

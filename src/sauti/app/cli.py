@@ -7,6 +7,7 @@
     sauti schema-doc > config/README.md
     sauti demo | test | export ...   (using a trained model: see sauti.app.model_cli)
     sauti ensemble a.ini b.yaml --method max_class [--threshold 1.0] [--name NAME] [-j8 ...]
+                                     (sauti.app.ensemble_cli)
     sauti explore | segment | predict | augment | resample | optim | ... exp.ini
                                      (Nkululeko's module names: sauti.app.nk_commands)
 
@@ -27,7 +28,7 @@ import sys
 from pathlib import Path
 
 from sauti import __version__
-from sauti.app import model_cli, nk_commands
+from sauti.app import ensemble_cli, model_cli, nk_commands
 from sauti.config import compose
 from sauti.config.resolve import ConfigError, read_file, resolve, to_yaml
 from sauti.core.errors import SautiError
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("schema-doc", help="print config/README.md generated from the schema")
     sub.add_parser("nkululeko-doc", help="print docs/nkululeko.md generated from the key table")
     model_cli.add_commands(sub)
-    compose.add_ensemble_command(sub)
+    ensemble_cli.add_command(sub)
     nk_commands.add_commands(sub)  # Nkululeko's module names (explore, segment, ...)
     argv = nk_commands.config_flag(sys.argv[1:] if argv is None else list(argv))
     args, extra = parser.parse_known_args(argv)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return check_files(args.configs)
         if args.command == "ensemble":
-            return compose.ensemble_command(args, extra)
+            return ensemble_cli.run_command(args, extra)
         if args.command in nk_commands.COMMANDS:
             return nk_commands.run_command(args, extra)
         if args.command == "nkululeko-doc":

@@ -5,7 +5,8 @@ an ENSEMBLE file describes none of its own, so neither is one experiment the sch
 resolve. `expand` turns any config file into the plain experiment configs it stands for, plus
 descriptions of what to compare or combine over them. The registry then plans those
 experiments exactly as if they had been listed one by one, so stages they share get equal keys
-and run once, and `Composite` adds the stages and per-name rules on top:
+and run once, and `sauti.workflow.composite.Composite` adds the stages and per-name rules on
+top:
 
 =============  ==========================================  ===================================
 config         expands to                                  writes
@@ -28,18 +29,12 @@ from pathlib import Path
 
 import jsonschema
 
-from sauti.config.resolve import (
-    ConfigError,
-    _describe,
-    _suggest,
-    experiment_files,
-    normalise,
-    read_file,
-    resolve,
-    schema,
-)
-from sauti.stages.ensemble import METHODS, REGRESSION_METHODS
-from sauti.workflow.plan import ExperimentPlan, Stage, make_stage
+from sauti.config.read import read_file
+from sauti.config.resolve import experiment_files, normalise, resolve
+from sauti.config.schema import ConfigError, describe_error, schema
+from sauti.config.sections import ensemble as ensemble_section
+from sauti.config.sections import optim as optim_section
+from sauti.core.suggest import did_you_mean
 
 #: Sections that make a file stand for other experiments (at most one per file).
 COMPOSITE_SECTIONS = ("GRID", "MULTIDB", "ENSEMBLE")
@@ -179,7 +174,7 @@ def _active(raw: dict, section: str) -> bool:
 
 def _resolve_one(raw: dict, source: str) -> dict:
     cfg = resolve(raw, source)
-    check_optim(cfg, cfg["_source"])
+    optim_section.check_config(cfg, cfg["_source"])
     return cfg
 
 
@@ -256,7 +251,7 @@ def _validate(body, spec: dict, path: list[str], source: str) -> None:
     if errors:
         err = errors[0]
         raise ConfigError(
-            f"{source}: {_describe(err, path + [str(p) for p in err.absolute_path], body)}"
+            f"{source}: {describe_error(err, path + [str(p) for p in err.absolute_path], body)}"
         )
 
 
@@ -270,7 +265,9 @@ def _section(raw: dict, section: str, source: str) -> dict:
     known = spec.get("properties", {})
     for key in body:
         if known and key not in known:
-            raise ConfigError(f"{source}: [{section}] unknown key '{key}'{_suggest(key, known)}")
+            raise ConfigError(
+                f"{source}: [{section}] unknown key '{key}'{did_you_mean(key, known)}"
+            )
     _validate(body, spec, [section], source)
     filled = copy.deepcopy(body)
     for key, keyspec in known.items():
@@ -312,7 +309,7 @@ def _expand_ensemble(raw: dict, source: str) -> Expansion:
             f"{source}: [ENSEMBLE] experiments: an ensemble needs at least 2 member experiments (found {len(members)})"
         )
     configs = {c["EXP"]["name"]: c for c in out.configs}
-    _check_ensemble_members(name, section, [configs[m] for m in members], source)
+    ensemble_section.check_members(name, section, [configs[m] for m in members], source)
     out.ensembles.append(
         EnsembleSpec(
             name,
@@ -324,42 +321,6 @@ def _expand_ensemble(raw: dict, source: str) -> Expansion:
         )
     )
     return out
-
-
-def _check_ensemble_members(name: str, section: dict, members: list[dict], source: str) -> None:
-    """What can be known before running: one task, one target, the method fits the task, dev
-    splits for performance_weighted, and a name of its own."""
-    method = section["method"]
-    if method not in METHODS:  # the schema enum says so too; kept for direct callers
-        raise ConfigError(
-            f"{source}: [ENSEMBLE] method {method!r} is not one of {', '.join(METHODS)}"
-        )
-    first = members[0]
-    for cfg in members[1:]:
-        for section_name, key in (("EXP", "type"), ("DATA", "target")):
-            if cfg[section_name][key] != first[section_name][key]:
-                raise ConfigError(
-                    f"{source}: [ENSEMBLE] members must share {section_name}.{key}: "
-                    f"{first['EXP']['name']} has {first[section_name][key]!r}, "
-                    f"{cfg['EXP']['name']} has {cfg[section_name][key]!r}"
-                )
-    if first["EXP"]["type"] == "regression" and method not in REGRESSION_METHODS:
-        raise ConfigError(
-            f"{source}: [ENSEMBLE] method {method} needs class probabilities; regression members "
-            f"support {' and '.join(REGRESSION_METHODS)}"
-        )
-    if method == "performance_weighted":
-        missing = [c["EXP"]["name"] for c in members if not c["EXP"]["traindevtest"]]
-        if missing:
-            raise ConfigError(
-                f"{source}: [ENSEMBLE] method performance_weighted weights members by their dev "
-                f"score, but {', '.join(missing)} has no dev split",
-                hint="set [EXP] traindevtest = True in every member",
-            )
-    if name in [c["EXP"]["name"] for c in members]:
-        raise ConfigError(
-            f"{source}: [EXP] name {name!r} is also a member's name; give the ensemble its own"
-        )
 
 
 # --------------------------------------------------------------------------- GRID
@@ -408,7 +369,7 @@ def _grid_axes(grid, source: str) -> dict:
         if "." not in str(key) or section not in sections or section.startswith("_"):
             raise ConfigError(
                 f"{source}: [GRID] {key!r} is not a dotted config key like FEATS.type or MODEL.C_val"
-                f"{_suggest(section, [s for s in sections if not s.startswith('_')])}"
+                f"{did_you_mean(section, [s for s in sections if not s.startswith('_')])}"
             )
         if any(str(key) == n or section == n for n in NOT_GRIDDABLE):
             raise ConfigError(
@@ -496,7 +457,7 @@ def _expand_multidb(raw: dict, source: str) -> Expansion:
     for db in dbs:
         if db not in available:
             raise ConfigError(
-                f"{source}: [MULTIDB] database {db!r} is not in DATA.databases {available}{_suggest(db, available)}"
+                f"{source}: [MULTIDB] database {db!r} is not in DATA.databases {available}{did_you_mean(db, available)}"
             )
     if (base.get("EXP") or {}).get("traindevtest"):
         raise ConfigError(
@@ -524,59 +485,6 @@ def _expand_multidb(raw: dict, source: str) -> Expansion:
     return out
 
 
-# --------------------------------------------------------------------------- OPTIM
-
-
-def check_optim(cfg: dict, source: str) -> None:
-    """OPTIM.params must name MODEL keys; the metric must fit the task (before any job runs)."""
-    optim = cfg.get("OPTIM") or {}
-    params = optim.get("params") or {}
-    if not params:
-        return
-    # sauti.optim imports scikit-learn: only for experiments that optimise (DAG start-up time)
-    from sauti.stages.optim import CLASSIFICATION_METRICS, REGRESSION_METRICS
-
-    model_keys = schema()["properties"]["MODEL"]["properties"]
-    for key in params:
-        if key not in model_keys or key == "type":
-            raise ConfigError(
-                f"{source}: [OPTIM] params: {key!r} is not a MODEL hyper-parameter{_suggest(key, model_keys)}",
-                hint="to compare model types use OPTIM.model or a GRID over MODEL.type",
-            )
-    metric = optim.get("metric")
-    allowed = (
-        CLASSIFICATION_METRICS if cfg["EXP"]["type"] == "classification" else REGRESSION_METRICS
-    )
-    if metric and metric not in allowed:
-        raise ConfigError(
-            f"{source}: [OPTIM] metric {metric!r} does not fit a {cfg['EXP']['type']} experiment; use one of {', '.join(allowed)}"
-        )
-
-
-def optim_stage_for(plan: ExperimentPlan) -> Stage | None:
-    """The keyed optim stage of an experiment with OPTIM.params (None without)."""
-    cfg = plan.config
-    if not (cfg.get("OPTIM") or {}).get("params"):
-        return None
-    train = plan.train.params
-    params = {
-        "OPTIM": cfg["OPTIM"],
-        **{
-            k: train[k]
-            for k in (
-                "MODEL",
-                "type",
-                "random_seed",
-                "scale",
-                "balancing",
-                "target",
-                "feature_types",
-            )
-        },
-    }
-    return make_stage("optim", params, (plan.data, *plan.features))
-
-
 # --------------------------------------------------------------------------- names
 
 
@@ -594,179 +502,6 @@ def _check_names(out: Expansion, source: str) -> None:
     for name in out.composite_names():
         if name == "cache":
             raise ConfigError(f"{source}: the name 'cache' is reserved (it holds the keyed stages)")
-
-
-# --------------------------------------------------------------------------- registry side
-
-
-def _pattern(names) -> str:
-    """A regex matching exactly these names (and nothing when there are none)."""
-    names = sorted(set(names))
-    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
-
-
-class Composite:
-    """The stages and per-name rules over experiments: what `sauti.workflow.registry.Registry` adds for
-    ensembles, grids, multidb matrices and OPTIM. Rules call its methods as input functions."""
-
-    def __init__(self, expansion: Expansion, plans: list[ExperimentPlan]):
-        self.plans = {p.name: p for p in plans}
-        self.ensembles = {s.name: s for s in expansion.ensembles}
-        self.grids = {s.name: s for s in _unique(expansion.grids)}
-        self.multidbs = {s.name: s for s in _unique(expansion.multidbs)}
-        self.ensemble_stages = {
-            s.name: make_stage(
-                "ensemble",
-                {
-                    "method": s.method,
-                    "members": s.members,
-                    **({"threshold": s.threshold} if s.method == "uncertainty_threshold" else {}),
-                },
-                tuple(self.plans[m].train for m in s.members),
-            )
-            for s in expansion.ensembles
-        }
-        self.optim_stages = {
-            name: stage for name, plan in self.plans.items() if (stage := optim_stage_for(plan))
-        }
-        from sauti.stages.resample import (
-            resample_stage_for,  # built only when `sauti resample` asks
-        )
-
-        self.resample_stages = {n: resample_stage_for(p) for n, p in self.plans.items()}
-        self.registry = None
-
-    def stages(self) -> list[Stage]:
-        return [
-            *self.ensemble_stages.values(),
-            *self.optim_stages.values(),
-            *self.resample_stages.values(),
-        ]
-
-    def attach(self, registry) -> None:
-        self.registry = registry
-        for stage in self.stages():
-            registry.stages.setdefault((stage.stage, stage.key), stage)
-
-    def targets(self, root: str) -> list[str]:
-        return (
-            [f"{root}/{n}/report.html" for n in self.ensembles]
-            + [f"{root}/{n}/grid/summary.csv" for n in self.grids]
-            + [f"{root}/{n}/multidb/matrix.csv" for n in self.multidbs]
-            + [f"{root}/{n}/optim/best.json" for n in self.optim_stages]
-        )
-
-    def describe(self) -> list[str]:
-        """One line per ensemble, OPTIM search, grid and multidb (for `sauti check`)."""
-        lines = [
-            f"{n} (ensemble {self.ensembles[n].method} of {', '.join(self.ensembles[n].members)}): "
-            f"ensemble={s.key}"
-            for n, s in self.ensemble_stages.items()
-        ]
-        lines += [f"{n}: optim={s.key}" for n, s in self.optim_stages.items()]
-        lines += [f"{n} (grid): {', '.join(s.members)}" for n, s in self.grids.items()]
-        lines += [
-            f"{n} (multidb): {', '.join(c[2] for c in s.cells)}" for n, s in self.multidbs.items()
-        ]
-        return lines
-
-    def pattern(self, kind: str) -> str:
-        """Wildcard constraint for per-name rules: the names of this kind in this run."""
-        names = {
-            "experiment": self.plans,
-            "ensemble": self.ensembles,
-            "grid": self.grids,
-            "multidb": self.multidbs,
-            "optim": self.optim_stages,
-        }[kind]
-        return _pattern(names)
-
-    # ensemble -------------------------------------------------------------------------
-    def ensemble_inputs(self, w) -> dict:
-        trains = self.registry.stage("ensemble", w.key).upstream  # train or finetune stages
-        return {
-            "predictions": [self.registry.path(t.stage, t.key) for t in trains],
-            "info": [self.registry.path(t.stage, t.key, "info.json") for t in trains],
-        }
-
-    def ensemble_report_inputs(self, w) -> dict:
-        key = self.ensemble_stages[w.name].key
-        path = self.registry.path
-        return {
-            "metrics": path("ensemble", key, "metrics.json"),
-            "predictions": path("ensemble", key, "predictions.parquet"),
-            "comparison": path("ensemble", key, "comparison.csv"),
-            "images": path("ensemble", key, "images.json"),
-        }
-
-    def ensemble_report_params(self, w) -> dict:
-        spec = self.ensembles[w.name]
-        return {"name": spec.name, "sources": spec.sources, "key": self.ensemble_stages[w.name].key}
-
-    # grid / multidb -------------------------------------------------------------------
-    def _metrics(self, names) -> list[str]:
-        return [self.registry.path("evaluate", self.plans[n].evaluate.key) for n in names]
-
-    def grid_inputs(self, w) -> list[str]:
-        return self._metrics(self.grids[w.name].members)
-
-    def grid_params(self, w) -> dict:
-        spec = self.grids[w.name]
-        return {
-            "name": spec.name,
-            "members": spec.members,
-            "axes": spec.axes,
-            "values": spec.values,
-        }
-
-    def multidb_inputs(self, w) -> list[str]:
-        return self._metrics([c[2] for c in self.multidbs[w.name].cells])
-
-    def multidb_params(self, w) -> dict:
-        spec = self.multidbs[w.name]
-        return {
-            "name": spec.name,
-            "databases": spec.databases,
-            "cells": [list(c) for c in spec.cells],
-        }
-
-    # optim ----------------------------------------------------------------------------
-    def optim_inputs(self, w) -> dict:
-        stage = self.registry.stage("optim", w.key)
-        return {
-            "split": self.registry.path(  # the split table, or its segments (SEGMENT)
-                *next((u.stage, u.key) for u in stage.upstream if u.stage in ("split", "segment"))
-            ),
-            "features": [
-                self.registry.path("features", u.key)
-                for u in stage.upstream
-                if u.stage == "features"
-            ],
-        }
-
-    # resample -------------------------------------------------------------------------
-    def resample_inputs(self, w) -> str:
-        data = self.registry.stage("resample", w.key).upstream[0]
-        return self.registry.path(data.stage, data.key)
-
-    def optim_report_inputs(self, w) -> dict:
-        key = self.optim_stages[w.name].key
-        path = self.registry.path
-        return {
-            "results": path("optim", key, "results.csv"),
-            "best": path("optim", key, "best.json"),
-            "plot": path("optim", key, "optim.png"),
-        }
-
-
-def _unique(specs: list) -> list:
-    """The same grid reached twice (listed and as an ensemble member) is summarised once."""
-    seen, out = set(), []
-    for spec in specs:
-        if spec.name not in seen:
-            seen.add(spec.name)
-            out.append(spec)
-    return out
 
 
 # --------------------------------------------------------------------------- sauti run
@@ -795,57 +530,3 @@ def runnable(raw: dict, path: str) -> tuple[dict, str, str]:
     name = exp.get("name") or Path(path).stem
     roots = sorted({c["EXP"]["root"] for c in expansion.configs} | expansion.roots())
     return cfg, name, exp.get("root") or roots[0]
-
-
-# --------------------------------------------------------------------------- sauti ensemble
-
-
-def add_ensemble_command(sub) -> None:
-    ensemble = sub.add_parser(
-        "ensemble",
-        help="combine experiments' predictions (reuses their cached results); extra options go to snakemake",
-    )
-    ensemble.add_argument("configs", nargs="+", help="member experiment files (.ini, .yaml)")
-    ensemble.add_argument("--method", default="majority_voting", choices=METHODS)
-    ensemble.add_argument(
-        "--threshold", type=float, default=1.0, help="uncertainty limit for uncertainty_threshold"
-    )
-    ensemble.add_argument("--name", help="result folder name (default: members and method)")
-
-
-def ensemble_file(files: list[str], method: str, threshold: float, name: str | None) -> dict:
-    """The ENSEMBLE config `sauti ensemble` runs: members as absolute paths, a default name."""
-    members = expand_files(files)
-    if name is None:
-        joined = "+".join(members.names()) + f"-{method}"
-        name = joined if len(joined) <= 80 else f"ensemble-{method}"
-    roots = sorted({c["EXP"]["root"] for c in members.configs})
-    return {
-        "EXP": {"name": name, "root": roots[0]},
-        "ENSEMBLE": {
-            "experiments": [str(Path(f).resolve()) for f in files],
-            "method": method,
-            "threshold": threshold,
-        },
-    }
-
-
-def ensemble_command(args, snakemake_args: list[str]) -> int:
-    """Write the ensemble file into <root>/.configs/ and run it like `sauti run`."""
-    import hashlib
-
-    from sauti.app.cli import run_experiments
-    from sauti.config.resolve import to_yaml
-    from sauti.core.fileio import write_text
-
-    cfg = ensemble_file(args.configs, args.method, args.threshold, args.name)
-    expand(cfg, "sauti ensemble")  # every error before anything is written
-    text = to_yaml(cfg)
-    path = (
-        Path(cfg["EXP"]["root"])
-        / ".configs"
-        / f"{cfg['EXP']['name']}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
-    )
-    if not path.exists():
-        write_text(path, text)
-    return run_experiments([str(path)], snakemake_args)

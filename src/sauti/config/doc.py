@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from sauti.config.resolve import schema
+from sauti.config.schema import schema
 
 HEADER = """# sauti configuration keys
 

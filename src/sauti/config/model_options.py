@@ -1,7 +1,7 @@
 """The MODEL keys of neural models, checked without torch or scikit-learn.
 
-Why apart from sauti.ml.deep.mlp: `sauti.config.resolve` checks MODEL.loss / measure against EXP.type when
-the config is read, which happens while Snakemake builds the DAG, and that path must stay free of
+Why apart from sauti.ml.deep.mlp: `sauti.config.sections.model` checks MODEL.loss / measure against
+EXP.type when the config is read, which happens while Snakemake builds the DAG, and that path must stay free of
 heavy imports (tests/test_scaling.py guards it). The cnn and finetune models read the same keys.
 """
 

@@ -24,7 +24,10 @@ from pathlib import Path
 
 import yaml
 
+from sauti.config.read import read_file
+from sauti.config.schema import ConfigError, database_keys, database_properties, schema
 from sauti.core.errors import SautiError
+from sauti.core.suggest import did_you_mean
 
 TABLE_PATH = Path(__file__).with_name("nkululeko_keys.yaml")
 #: Sections of the table that are not config sections.
@@ -120,8 +123,6 @@ class Translation:
             body[rest] = value
 
     def databases(self) -> list[str]:
-        from sauti.config.resolve import database_keys
-
         data = self.cfg.get("DATA")
         return database_keys(data) if isinstance(data, dict) else []
 
@@ -161,8 +162,6 @@ def _root_folders(t: Translation, value) -> None:
     """DATA.root_folders = data_roots.ini: a file whose [DATA] entries for the experiment's
     databases (`emodb = path`, `emodb.split_strategy = ...`) are defaults the experiment file
     overrides, as in Nkululeko. Relative to the working directory."""
-    from sauti.config.resolve import ConfigError, read_file
-
     path = Path(str(value))
     if not path.is_file():
         raise ConfigError(
@@ -265,25 +264,19 @@ def _validator(spec: str):
 
 @lru_cache(maxsize=1024)
 def _schema_of(section: str, key: str) -> dict | None:
-    from sauti.config.resolve import _db_properties, schema
-
     if section == "DATABASE":
-        return _db_properties().get(key)
+        return database_properties().get(key)
     return schema()["properties"].get(section, {}).get("properties", {}).get(key)
 
 
 def _schema_keys(section: str) -> list[str]:
-    from sauti.config.resolve import _db_properties, schema
-
     if section == "DATABASE":
-        return list(_db_properties())
+        return list(database_properties())
     return list(schema()["properties"].get(section, {}).get("properties", {}))
 
 
 @lru_cache(maxsize=1)
 def _schema_sections() -> tuple[str, ...]:
-    from sauti.config.resolve import schema
-
     return tuple(schema()["properties"])
 
 
@@ -291,8 +284,6 @@ def _schema_sections() -> tuple[str, ...]:
 
 
 def _stop(t: Translation, label: str, value, why: str, hint: str | None = None):
-    from sauti.config.resolve import ConfigError
-
     raise ConfigError(f"{t.source}: {label} = {value!r}: {why} is not supported yet", hint=hint)
 
 
@@ -483,8 +474,6 @@ BALANCING = {"randomundersampler": "rus"}
 
 def balancing(t, label, target, value):
     """FEATS.balancing: Nkululeko's names; methods sauti lacks stop (they change the data)."""
-    from sauti.config.resolve import schema
-
     value = BALANCING.get(value, value)
     allowed = schema()["properties"]["FEATS"]["properties"]["balancing"]["enum"]
     if value not in allowed and str(value).lower() not in ("none", "false"):
@@ -666,13 +655,11 @@ def flag_none(t, label, target, value):
 
 def flag_key(t, label, target, value):
     """Any other FLAGS key (learning_rate, epochs, C_val, ...) is a GRID axis of its section."""
-    from sauti.config.resolve import ConfigError, _suggest, schema
-
     key = target.split(".", 1)[1]
     owners = [s for s, body in schema()["properties"].items() if key in body.get("properties", {})]
     if not owners:
         raise ConfigError(
-            f"{t.source}: [FLAGS] unknown key '{key}'{_suggest(key, keys('FLAGS'))}",
+            f"{t.source}: [FLAGS] unknown key '{key}'{did_you_mean(key, keys('FLAGS'))}",
             hint="FLAGS keys are models, features, balancing, scale or a key of EXP, MODEL or FEATS",
         )
     owner = "MODEL" if "MODEL" in owners else owners[0]
@@ -681,8 +668,6 @@ def flag_key(t, label, target, value):
 
 
 def _default(section: str, key: str):
-    from sauti.config.resolve import schema
-
     return schema()["properties"][section]["properties"][key].get("default")
 
 

@@ -8,90 +8,30 @@ workflow/schemas/ is the single source of keys, types, defaults and descriptions
 
 from __future__ import annotations
 
-import ast
-import configparser
 import copy
-import difflib
-import re
-from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-from sauti.core.errors import SautiError
-from sauti.core.paths import SCHEMA_PATH
-
-#: Keys of DATA that are not database names.
-DATA_RESERVED = (
-    "databases target labels min_length max_length samples_per_speaker check_size skip_bad "
-    "no_reuse tests unlabelled"
-).split()
+from sauti.config import nkululeko
+from sauti.config.read import read_file
+from sauti.config.schema import (
+    ConfigError,
+    database_keys,
+    database_properties,
+    describe_error,
+    schema,
+)
+from sauti.config.sections import augment, model, selftrain, separate, spectra, ssl
+from sauti.config.sections.optim import normalise_section
+from sauti.core.suggest import did_you_mean
 
 #: Nkululeko spellings accepted and rewritten to sauti's one name for the same thing.
 ALIASES = {("DATA", "limit_samples_per_speaker"): "samples_per_speaker"}
-
-
-class ConfigError(SautiError):
-    """A config problem; the message names the file, section and key."""
-
-
-@lru_cache(maxsize=1)
-def schema() -> dict:
-    # libyaml's loader when present: 0.3 s -> 0.03 s, paid at every Snakemake start
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(SCHEMA_PATH.read_text(encoding="utf-8"), Loader=loader)
-
-
-def read_file(path: str | Path) -> dict:
-    """Read an experiment file (.ini/.cfg or .yaml/.yml/.json) into a plain nested dict."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".ini", ".cfg", ".conf"):
-        return parse_ini(text, str(path))
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" line {line + 1}" if line is not None else ""
-        raise ConfigError(
-            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (EXP, DATA, ...) at the top")
-    return data
-
-
-def parse_ini(text: str, source: str = "<ini>") -> dict:
-    """Parse Nkululeko INI text: values are Python literals (parsed safely), else strings."""
-    # `key = value  # note` as in Nkululeko's docs: a # or ; after whitespace starts a comment
-    parser = configparser.ConfigParser(
-        interpolation=None, strict=True, inline_comment_prefixes=("#", ";")
-    )
-    parser.optionxform = str  # keys are case-sensitive (C_val, K_val)
-    try:
-        parser.read_string(text, source=source)
-    except configparser.Error as exc:
-        raise ConfigError(f"{source}: not a valid INI file ({str(exc).splitlines()[0]})") from exc
-    return {
-        section: {key: literal(value) for key, value in parser.items(section)}
-        for section in parser.sections()
-    }
-
-
-def literal(value: str):
-    """'True' -> True, "['os']" -> ['os'], '0.5' -> 0.5, './data' -> './data' (no eval)."""
-    value = value.strip()
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if value.lower() in ("none", "null"):
-        return None
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return value.strip("'\"")
+#: The sections whose checks go beyond the schema, checked in this order once every default is
+#: filled (AUGMENT's also fills each augmentation's parameters); see sauti.config.sections.
+SECTIONS = (augment, model, spectra, selftrain, ssl, separate)
 
 
 def normalise(raw: dict, source: str | None = None) -> dict:
@@ -100,7 +40,7 @@ def normalise(raw: dict, source: str | None = None) -> dict:
     - `DATA.<db>.<option>` flat keys go into `DATA.<db>` mappings; a bare path becomes {path: ...}
     - a single FEATS.type / EXPL list value given as a string becomes a one-element list
     - Nkululeko aliases get sauti's name
-    - every key of Nkululeko's INI reference is translated or acknowledged (sauti.nkululeko,
+    - every key of Nkululeko's INI reference is translated or acknowledged (sauti.config.nkululeko,
       one warning line each)
     """
     cfg = copy.deepcopy(raw)
@@ -133,17 +73,12 @@ def normalise(raw: dict, source: str | None = None) -> dict:
         for name in names:
             if isinstance(data.get(name), str):
                 data[name] = {"path": data[name]}
-    from sauti.config.nkululeko import translate, warn
-
-    cfg, notes = translate(cfg, source)
+    cfg, notes = nkululeko.translate(cfg, source)
     for line in notes:
-        warn(line)
+        nkululeko.warn(line)
     optim = cfg.get("OPTIM")
-    # Nkululeko writes [OPTIM] C_val = [...] flat; only then import sauti.optim (scikit-learn,
-    # 0.9 s): a resolved config (what Snakemake reads at every start) has the section keys only
+    # Nkululeko writes [OPTIM] C_val = [...] flat: its MODEL keys go into OPTIM.params
     if isinstance(optim, dict) and set(optim) - set(schema()["properties"]["OPTIM"]["properties"]):
-        from sauti.stages.optim import normalise_section
-
         cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
     return cfg
 
@@ -162,53 +97,10 @@ def resolve(raw: dict, source: str = "config") -> dict:
     _check_schema(cfg, source)
     _fill_defaults(cfg)
     _check_databases(cfg, source)
-    _check_augmentations(cfg, source)
-    _check_neural(cfg, source)
-    _check_spectra(cfg, source)
-    from sauti.stages.selftrain import check_config
-
-    check_config(cfg, source)  # SELFTRAIN with DATA.unlabelled
-    from sauti.stages.ssl import check_config as check_ssl
-
-    check_ssl(cfg, source)  # SSL.device
-    from sauti.stages.separate import check_config as check_separate
-
-    check_separate(cfg, source)  # SEPARATE against DATA.databases and itself
+    for section in SECTIONS:
+        section.check_config(cfg, source)
     cfg["_source"] = source
     return cfg
-
-
-def _check_neural(cfg: dict, source: str) -> None:
-    """MODEL.device, and MODEL.loss / measure against EXP.type, at config time: a typo or a
-    regression loss in a classification run should stop `sauti check`, not a train job later."""
-    from sauti.config.model_options import resolve_loss, resolve_measure
-    from sauti.ml.deep.device import check_device  # torch-free
-
-    model, task = cfg["MODEL"], cfg["EXP"]["type"]
-    try:
-        check_device(model["device"], "MODEL.device")
-        resolve_loss(model["loss"], task)
-        resolve_measure(model["measure"], task)
-    except SautiError as err:
-        raise ConfigError(f"{source}: [MODEL] {err}") from err
-
-
-def _check_spectra(cfg: dict, source: str) -> None:
-    """FEATS spectra options and MODEL.type = cnn (spectra only, classification) at config time."""
-    from sauti.ml.features.spectra import check_config
-
-    try:
-        check_config(cfg)
-    except SautiError as err:
-        raise ConfigError(f"{source}: {err}") from err
-
-
-def _check_augmentations(cfg: dict, source: str) -> None:
-    """AUGMENT.augmentations: known types and parameters (did-you-mean), every default filled."""
-    from sauti.stages.augment import resolve_augmentations
-
-    section = cfg["AUGMENT"]
-    section["augmentations"] = resolve_augmentations(section["augmentations"], source)
 
 
 def _check_unknown(cfg: dict, source: str) -> None:
@@ -216,10 +108,9 @@ def _check_unknown(cfg: dict, source: str) -> None:
     props = schema()["properties"]
     for section, body in cfg.items():
         if section not in props:
-            from sauti.config.nkululeko import sections
-
             raise ConfigError(
-                f"{source}: unknown section [{section}]{_suggest(section, [*props, *sections()])}"
+                f"{source}: unknown section [{section}]"
+                f"{did_you_mean(section, [*props, *nkululeko.sections()])}"
             )
         if not isinstance(body, dict):
             if section != "_source":
@@ -234,29 +125,25 @@ def _check_unknown(cfg: dict, source: str) -> None:
                 _check_database_options(key, body[key], source)
                 continue
             if key not in known:
-                if section == "DATA" and not _suggest(key, list(known)):
+                if section == "DATA" and not did_you_mean(key, list(known)):
                     raise ConfigError(
                         f"{source}: [DATA] unknown key '{key}' (a database must also be listed in DATA.databases, DATA.tests or DATA.unlabelled)"
                     )
-                from sauti.config.nkululeko import keys as nk_keys
-
                 raise ConfigError(
                     f"{source}: [{section}] unknown key '{key}'"
-                    f"{_suggest(key, [*known, *nk_keys(section)]) or _elsewhere(key, section)}"
+                    f"{did_you_mean(key, [*known, *nkululeko.keys(section)]) or _elsewhere(key, section)}"
                 )
 
 
 def _check_database_options(name: str, spec, source: str) -> None:
     if not isinstance(spec, dict):
         return
-    known = _db_properties()
+    known = database_properties()
     for option in spec:
         if option not in known:
-            from sauti.config.nkululeko import keys as nk_keys
-
             raise ConfigError(
                 f"{source}: [DATA] unknown option '{name}.{option}'"
-                f"{_suggest(option, [*known, *nk_keys('DATABASE')])}"
+                f"{did_you_mean(option, [*known, *nkululeko.keys('DATABASE')])}"
             )
     errors = list(
         jsonschema.Draft202012Validator({"type": "object", "properties": known}).iter_errors(spec)
@@ -264,11 +151,7 @@ def _check_database_options(name: str, spec, source: str) -> None:
     if errors:
         err = errors[0]
         path = ["DATA", name] + [str(p) for p in err.absolute_path]
-        raise ConfigError(f"{source}: {_describe(err, path, spec)}")
-
-
-def _db_properties() -> dict:
-    return schema()["properties"]["DATA"]["additionalProperties"]["oneOf"][1]["properties"]
+        raise ConfigError(f"{source}: {describe_error(err, path, spec)}")
 
 
 def _check_schema(cfg: dict, source: str) -> None:
@@ -282,94 +165,7 @@ def _check_schema(cfg: dict, source: str) -> None:
     err = errors[0]
     path = [str(p) for p in err.absolute_path]
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    raise ConfigError(f"{source}: {_describe(err, path, cfg)}{more}")
-
-
-def _describe(err: jsonschema.ValidationError, path: list[str], cfg: dict) -> str:
-    where = f"[{path[0]}] " if path else ""
-    key = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path[1:]).lstrip(".")
-    if err.validator == "oneOf" and err.context:
-        # descend into the branch that matches the value's type, where the real problem is
-        relevant = [e for e in err.context if e.validator != "type" and e.validator != "const"]
-        if relevant:
-            sub = max(relevant, key=lambda e: len(e.absolute_path))
-            return _describe(sub, path + [str(p) for p in sub.path], cfg)
-    if err.validator == "required":
-        missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return (
-            # name the mapping it is missing from, e.g. "[DATA] demo: missing required key 'path'"
-            f"{where}{key + ': ' if key else ''}missing required key '{missing}'"
-            if path
-            else f"missing required section [{missing}]"
-        )
-    subject = f"{where}{key}" if key else where.strip()
-    value = err.instance
-    about = _about(err)
-    if err.validator == "enum":
-        options = err.validator_value
-        return (
-            f"{subject}: {value!r} is not one of {', '.join(map(str, options))}"
-            f"{_suggest(str(value), [str(o) for o in options])}{about}"
-        )
-    if err.validator == "type":
-        got = f"{value!r} ({type(value).__name__})"
-        return f"{subject} must be {_types(err.validator_value)}, not {got}{about}"
-    if err.validator in _LIMITS:
-        limit = err.validator_value
-        return f"{subject} must be {_LIMITS[err.validator]} {limit}, not {value!r}{about}"
-    if err.validator == "oneOf":
-        return f"{subject}: {value!r} is not allowed here ({_oneof_hint(err)})"
-    if err.validator == "pattern":
-        return f"{subject}: {value!r} contains characters that are not allowed (letters, digits, _ . + -)"
-    if err.validator == "minItems":
-        return f"{subject}: needs at least {err.validator_value} entries"
-    return f"{subject}: {err.message}"
-
-
-#: A failed bound in words: `test_size must be below 100`.
-_LIMITS = {
-    "minimum": "at least",
-    "maximum": "at most",
-    "exclusiveMinimum": "above",
-    "exclusiveMaximum": "below",
-}
-
-
-def _about(err: jsonschema.ValidationError) -> str:
-    """': <the key's description>' from the schema (the failing part or the key around it)."""
-    while err is not None:
-        text = err.schema.get("description") if isinstance(err.schema, dict) else None
-        if text:
-            text = text.strip().rstrip(".")
-            return f": {text[0].lower()}{text[1:]}" if text[:2] != text[:2].upper() else f": {text}"
-        err = err.parent
-    return ""
-
-
-def _oneof_hint(err) -> str:
-    parts = []
-    for sub in err.validator_value:
-        if "const" in sub:
-            parts.append(repr(sub["const"]))
-        elif "enum" in sub:
-            parts.append(" | ".join(map(str, sub["enum"])))
-        elif "type" in sub:
-            parts.append(_types(sub["type"]))
-    return "expected " + " or ".join(parts) if parts else "see config/README.md"
-
-
-def _types(value) -> str:
-    names = {
-        "string": "text",
-        "number": "a number",
-        "integer": "a whole number",
-        "boolean": "True/False",
-        "array": "a list",
-        "object": "a mapping",
-        "null": "None",
-    }
-    values = value if isinstance(value, list) else [value]
-    return " or ".join(names.get(v, v) for v in values)
+    raise ConfigError(f"{source}: {describe_error(err, path, cfg)}{more}")
 
 
 def _fill_defaults(cfg: dict) -> None:
@@ -382,7 +178,7 @@ def _fill_defaults(cfg: dict) -> None:
         for key, keyspec in spec.get("properties", {}).items():
             if "default" in keyspec and key not in body:
                 body[key] = copy.deepcopy(keyspec["default"])
-    db_props = _db_properties()
+    db_props = database_properties()
     for name in database_keys(cfg["DATA"]):
         spec = cfg["DATA"].get(name)
         if isinstance(spec, dict):
@@ -408,33 +204,6 @@ def _check_databases(cfg: dict, source: str) -> None:
                 f"{source}: [DATA] {' and '.join(lists) or 'tests'} names database '{name}' but there is no key '{name}' giving its path",
                 hint="add it like the training databases, or give a path (containing / or .) instead",
             )
-
-
-#: A DATA.tests entry of this form names a database defined in DATA; anything else is a path.
-DB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-
-
-def database_keys(data: dict) -> list[str]:
-    """Names whose DATA keys define databases: `databases`, then DATA.tests entries given by name."""
-    dbs = data.get("databases")
-    names = list(dbs) if isinstance(dbs, list) else []
-    tests, unlabelled = data.get("tests"), data.get("unlabelled")
-    for item in tests if isinstance(tests, list) else []:
-        if isinstance(item, str) and DB_NAME.fullmatch(item) and item not in names + DATA_RESERVED:
-            names.append(item)
-    for item in unlabelled if isinstance(unlabelled, list) else []:  # SELFTRAIN's pools
-        if isinstance(item, str) and item not in names + DATA_RESERVED:
-            names.append(item)
-    return names
-
-
-def _suggest(word: str, options) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    if not match:
-        lowered = {o.lower(): o for o in options}
-        if word.lower() in lowered:
-            match = [lowered[word.lower()]]
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def _elsewhere(key: str, section: str) -> str:

@@ -43,24 +43,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.config.sections.ensemble import METHODS, REGRESSION_METHODS
 from sauti.core.errors import SautiError
 from sauti.core.fileio import read_json, read_table, write_json, write_table
 from sauti.ml.data import ID
 
 log = logging.getLogger("sauti.ensemble")
-
-METHODS = (
-    "majority_voting",
-    "mean",
-    "max",
-    "sum",
-    "max_class",
-    "uncertainty_threshold",
-    "uncertainty_weighted",
-    "confidence_weighted",
-    "performance_weighted",
-)
-REGRESSION_METHODS = ("mean", "performance_weighted")
 
 #: One line per method for reports (the module docstring is the precise definition).
 DESCRIPTIONS = {

@@ -29,6 +29,7 @@ from sklearn.model_selection import (
     StratifiedGroupKFold,
 )
 
+from sauti.config.sections.optim import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from sauti.core.errors import SautiError
 from sauti.core.fileio import read_table, write_json, write_table
 from sauti.ml import metrics as M
@@ -37,34 +38,8 @@ log = logging.getLogger("sauti.optim")
 
 #: Scores where smaller is better; every other metric is maximised.
 LOWER_IS_BETTER = ("mae", "mse")
-CLASSIFICATION_METRICS = ("uar", "accuracy", "f1_macro")
-REGRESSION_METRICS = ("ccc", "pcc", "mae", "mse")
 #: Points a range {min, max} contributes to a grid search when `num` is not given.
 GRID_POINTS = 5
-#: Nkululeko's spelling of OPTIM.search.
-ALIASES = {"search_strategy": "search"}
-SECTION_KEYS = ("params", "model", "search", "n_iter", "cv_folds", "metric")
-
-
-def normalise_section(section: dict) -> dict:
-    """Nkululeko's flat form `[OPTIM] C_val = [0.1, 1]` -> `{params: {C_val: [0.1, 1]}}`.
-
-    Keys that are MODEL keys move into `params`; anything else stays for the schema to check
-    (so a typo still gets its "did you mean").
-    """
-    from sauti.config.resolve import schema
-
-    model_keys = schema()["properties"]["MODEL"]["properties"]
-    out = {ALIASES.get(k, k): v for k, v in section.items()}
-    params = dict(out.get("params") or {}) if isinstance(out.get("params", {}), dict) else None
-    if params is None:
-        return out
-    for key in list(out):
-        if key not in SECTION_KEYS and key in model_keys:
-            params[key] = out.pop(key)
-    if params or "params" in out:
-        out["params"] = params
-    return out
 
 
 def default_metric(task: str) -> str:

@@ -65,7 +65,7 @@ def plan_predict(cfg: dict, data: Stage) -> Stage | None:
     if len(set(targets)) != len(targets):
         raise ConfigError(f"{source}: [PREDICT] targets lists a target twice: {targets}")
     if "speaker" in targets:
-        from sauti.ml.deep.device import check_device
+        from sauti.config.device import check_device
 
         try:
             check_device(section["device"], "PREDICT.device")

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.config.sections.separate import selected_databases
 from sauti.core.errors import SautiError
 
 log = logging.getLogger("sauti.stages.separate")
@@ -53,52 +54,6 @@ TEACHER_KEYS = ("teacher", "steps", "batch_size", "learning_rate", "segment", "d
 ROUND_KEYS = ("student", "remix", "vad_filter", "min_activity", "max_activity", "max_difference")
 #: Frame-level silero threshold behind the activity (the filter's bounds are on the share).
 VAD_THRESHOLD = 0.5
-
-
-# --------------------------------------------------------------------------- config
-
-
-def selected_databases(cfg: dict) -> list[str]:
-    """SEPARATE.databases resolved against DATA.databases (`all` = every database)."""
-    wanted, names = cfg["SEPARATE"]["databases"], list(cfg["DATA"]["databases"])
-    return names if wanted == "all" else list(wanted)
-
-
-def check_config(cfg: dict, source: str) -> None:
-    """SEPARATE against DATA and itself: one-line ConfigError for what the schema cannot see."""
-    from sauti.config.resolve import ConfigError
-
-    section = cfg["SEPARATE"]
-    wanted, names = section["databases"], list(cfg["DATA"]["databases"])
-    unknown = [] if wanted == "all" else [n for n in wanted if n not in names]
-    if unknown:
-        raise ConfigError(
-            f"{source}: [SEPARATE] databases: {unknown[0]!r} is not one of DATA.databases "
-            f"({', '.join(names)})"
-        )
-    corpus, pretrained = section["corpus"], section["pretrained"]
-    if corpus and pretrained:
-        raise ConfigError(
-            f"{source}: [SEPARATE] corpus and pretrained are both set",
-            hint="train on a corpus, or use a pretrained separator, not both",
-        )
-    if selected_databases(cfg) and not (corpus or pretrained):
-        raise ConfigError(
-            f"{source}: [SEPARATE] databases are listed but there is no separator",
-            hint="set SEPARATE.corpus (a separation CSV, e.g. from "
-            "resources/demo/build_separation_corpus.sh) or SEPARATE.pretrained",
-        )
-    if section["min_activity"] > section["max_activity"]:
-        raise ConfigError(
-            f"{source}: [SEPARATE] min_activity {section['min_activity']} is above "
-            f"max_activity {section['max_activity']}"
-        )
-    from sauti.ml.deep.device import check_device
-
-    try:
-        check_device(section["device"], "SEPARATE.device")
-    except SautiError as err:
-        raise ConfigError(f"{source}: {err}") from err
 
 
 # --------------------------------------------------------------------------- planning
@@ -195,7 +150,7 @@ class SeparateInputs:
 
     def gpu(self, stage: str):
         def gpu(w):
-            from sauti.ml.deep.device import wants_gpu  # torch-free
+            from sauti.config.device import wants_gpu  # torch-free
 
             return int(wants_gpu(self.registry.stage(stage, w.key).params["device"]))
 

@@ -129,7 +129,7 @@ class SSLRules:
 
     def gpu(self, stage: str):
         """1 when the stage's SSL.device asks for a GPU, else 0 (no GPU requested)."""
-        from sauti.ml.deep.device import wants_gpu
+        from sauti.config.device import wants_gpu
 
         return lambda w: int(wants_gpu(self.reg.stage(stage, w.key).params["device"]))
 
@@ -421,15 +421,3 @@ def report_section(summary_path: str) -> dict:
             }
         ],
     }
-
-
-def check_config(cfg: dict, source: str) -> None:
-    """SSL.device at config time (torch-free), so a typo stops `sauti check`, not a job."""
-    from sauti.config.resolve import ConfigError
-    from sauti.ml.deep.device import check_device
-
-    section = cfg.get("SSL") or {}
-    try:
-        check_device(section.get("device", "cpu"), "SSL.device")
-    except SautiError as err:
-        raise ConfigError(f"{source}: [SSL] {err}") from err

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sauti.config.resolve import DB_NAME, ConfigError, _db_properties
+from sauti.config.schema import DB_NAME, ConfigError, database_properties
 from sauti.core.errors import SautiError
 from sauti.core.fileio import publish_images, read_json, read_table, write_json, write_table
 from sauti.ml.data import ID, _filter_length, _filter_rows, _prepare_target
@@ -52,7 +52,7 @@ def test_databases(cfg: dict) -> dict[str, dict]:
             if not name[0].isalpha():
                 name = f"test_{name}"
             spec = {"path": item}
-            for key, keyspec in _db_properties().items():
+            for key, keyspec in database_properties().items():
                 if "default" in keyspec:
                     spec.setdefault(key, copy.deepcopy(keyspec["default"]))
         if name in out:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sauti.config.compose import Composite, expand, expand_files
+from sauti.config.compose import expand, expand_files
 from sauti.config.resolve import ConfigError
 from sauti.core.model_names import CLASSIFIERS, REGRESSORS
 from sauti.ml import scaling
 from sauti.stages.separate import report_inputs as separation_report_inputs
+from sauti.workflow.composite import Composite
 from sauti.workflow.plan import (
     THREADED_KINDS,
     ExperimentPlan,
@@ -59,7 +60,7 @@ class Registry:
     rows: dict = field(default_factory=dict)  # samples key -> rows counted (auto shards, runtime)
     # features key -> unkeyed run options (device, batch_size; sauti.workflow.plan.FEATURE_RUN_OPTIONS)
     feature_run: dict = field(default_factory=dict)
-    composite: object = None  # sauti.config.compose.Composite: ensembles, grids, multidb, optim
+    composite: object = None  # sauti.workflow.composite.Composite: ensembles, grids, multidb, optim
 
     def __post_init__(self):
         for plan in self.plans:
@@ -170,7 +171,7 @@ class Registry:
 
     def features_gpu(self, w) -> int:
         """resources gpu: 1 only for feature jobs whose `<type>.device` asks for a GPU."""
-        from sauti.ml.deep.device import wants_gpu  # torch-free
+        from sauti.config.device import wants_gpu  # torch-free
 
         kind = self.stage("features", w.key).params["type"]
         device = self.features_run(w).get(f"{kind}.device") or "cpu"
@@ -204,11 +205,11 @@ class Registry:
 
     def gpu(self, stage: str, section: str = "MODEL"):
         """The `gpu` resource (0 or 1) of `stage`'s jobs: 1 only when `<section>.device` in the
-        stage's params asks for a GPU (sauti.ml.deep.device.wants_gpu; auto counts), so CPU jobs never
+        stage's params asks for a GPU (sauti.config.device.wants_gpu; auto counts), so CPU jobs never
         wait for or hold a GPU slot, and a cluster profile can route gpu jobs to a GPU partition."""
 
         def gpu(wildcards):
-            from sauti.ml.deep.device import wants_gpu  # torch-free
+            from sauti.config.device import wants_gpu  # torch-free
 
             device = (self.stage(stage, wildcards.key).params.get(section) or {}).get("device")
             return int(wants_gpu(device or "cpu"))

@@ -33,7 +33,12 @@ _SSL = ("stages/ssl.py", "ml/deep/ssl/")
 STAGE_SOURCES = {
     "samples": ("ml/data.py", "core/audio.py"),
     "labels": ("ml/data.py",),
-    "features": ("ml/features/", "core/audio.py", "ml/deep/speaker_embeddings.py"),
+    "features": (
+        "ml/features/",
+        "config/sections/spectra.py",  # the spectra options' defaults and checks
+        "core/audio.py",
+        "ml/deep/speaker_embeddings.py",
+    ),
     "split": ("ml/data.py",),
     "train": _MODEL,
     "evaluate": ("ml/evaluation.py", "ml/metrics.py", "ml/plots.py"),

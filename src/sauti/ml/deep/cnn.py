@@ -103,9 +103,9 @@ class CNNClassifier(ClassifierMixin, TorchEstimator):
 
     # -- shape and settings ---------------------------------------------------------------------
     def _options(self) -> dict:
-        from sauti.ml.features import spectra
+        from sauti.config.sections.spectra import settings
 
-        return spectra.settings(self.spectra or {})
+        return settings(self.spectra or {})
 
     def _shape(self) -> tuple[int, int]:
         from sauti.ml.features import spectra
@@ -284,7 +284,7 @@ def build(cfg, task: str, seed: int):
             "MODEL.type: 'cnn' is a classifier but EXP.type is regression",
             hint="use mlp_reg or a classic regressor",
         )
-    from sauti.ml.deep.device import check_device
+    from sauti.config.device import check_device
 
     raw = cfg._cfg
     patience = raw.get("patience")

@@ -2,40 +2,20 @@
 
 Why here: MODEL.device, FEATS.<kind>.device and the SSL/self-training sections accept the same
 words as Nkululeko (cpu, cuda, cuda:N, gpu, auto). One resolver means one error message for a bad
-value and the same behaviour everywhere, and the Snakemake rules use `wants_gpu` to declare a GPU
-resource only for jobs that will really use one.
+value and the same behaviour everywhere; the words are checked without torch, at config time and
+by the Snakemake rules' GPU resource, in sauti.config.device.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import re
 
 import numpy as np
 
+from sauti.config.device import check_device, gpu_index
 from sauti.core.errors import SautiError
 from sauti.ml.deep import require_torch
-
-DEVICE_WORDS = ("cpu", "cuda", "cuda:N", "gpu", "auto")
-_CUDA_N = re.compile(r"^cuda:(\d+)$")
-
-
-def check_device(value, key: str = "MODEL.device") -> str:
-    """Validate a device word without importing torch (config time); return it normalised."""
-    word = str(value).strip().lower()
-    if word in ("cpu", "cuda", "gpu", "auto") or _CUDA_N.match(word):
-        return word
-    raise SautiError(
-        f"{key} = {value!r} is not a device",
-        hint=f"use one of {', '.join(DEVICE_WORDS)} (N = GPU index, e.g. cuda:1)",
-    )
-
-
-def wants_gpu(value) -> bool:
-    """True when the setting asks for a GPU (auto counts: on a GPU node it will use one)."""
-    word = check_device(value)
-    return word != "cpu"
 
 
 def resolve_device(value, key: str = "MODEL.device"):
@@ -56,7 +36,7 @@ def resolve_device(value, key: str = "MODEL.device"):
             f"{key} = {value!r} but no CUDA GPU is visible to torch",
             hint="set it to cpu or auto, or run on a GPU node (profiles/slurm)",
         )
-    index = int(_CUDA_N.match(word).group(1)) if _CUDA_N.match(word) else 0
+    index = gpu_index(word)
     if index >= torch.cuda.device_count():
         raise SautiError(
             f"{key} = {value!r} but only {torch.cuda.device_count()} GPU(s) are visible",

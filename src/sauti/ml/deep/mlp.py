@@ -236,7 +236,7 @@ def build(cfg, task: str, seed: int):
     torch is required here, at build time, so a base install stops before any work with one line."""
     name = "mlp" if task == "classification" else "mlp_reg"
     require_torch(f"MODEL.type = {name}")
-    from sauti.ml.deep.device import check_device
+    from sauti.config.device import check_device
 
     raw = cfg._cfg
     patience = raw.get("patience")

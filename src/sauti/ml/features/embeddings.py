@@ -74,7 +74,7 @@ class Settings:
 
 def settings(kind: str, params: dict) -> Settings:
     """The options of `kind` from a features params dict (keys `<kind>.model`, ...), checked."""
-    from sauti.ml.deep.device import check_device
+    from sauti.config.device import check_device
     from sauti.ml.deep.hub import is_local
 
     def get(option, default):

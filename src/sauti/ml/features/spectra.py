@@ -18,56 +18,22 @@ which is small next to the audio it comes from.
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 
+from sauti.config.sections.spectra import fft_size, ms_to_samples, settings
 from sauti.core.audio import SAMPLE_RATE
 from sauti.core.errors import SautiError
 
-DEFAULTS = {"fft_win_dur": 25, "fft_hop_dur": 10, "fft_nbands": 64, "max_duration": 2.0}
 #: Floor added to the mel power before the log: -23 for digital silence, far below any speech.
 LOG_FLOOR = 1e-10
 _NAME = re.compile(r"^(?:spectra_)?m(\d+)_t(\d+)$")
 
 
-def settings(params: dict) -> dict:
-    """The four options, validated, with defaults filled (values may arrive as text from INI)."""
-    out = {}
-    for key, default in DEFAULTS.items():
-        value = params.get(key, default)
-        if value is None:
-            value = default
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-        if isinstance(value, bool) or not number > 0:
-            raise SautiError(
-                f"FEATS.{key}: {value!r} is not a positive number", hint=f"the default is {default}"
-            )
-        out[key] = int(number) if key == "fft_nbands" else number
-    win, hop = _samples(out["fft_win_dur"]), _samples(out["fft_hop_dur"])
-    if hop > win:
-        raise SautiError(
-            f"FEATS.fft_hop_dur ({out['fft_hop_dur']} ms) is longer than FEATS.fft_win_dur "
-            f"({out['fft_win_dur']} ms)",
-            hint="frames would skip audio; use a hop at most as long as the window",
-        )
-    n_fft = _n_fft(win)
-    if out["fft_nbands"] > n_fft // 2:
-        raise SautiError(
-            f"FEATS.fft_nbands = {out['fft_nbands']} is more than the {n_fft // 2} FFT bins of a "
-            f"{out['fft_win_dur']} ms window",
-            hint="use fewer bands or a longer FEATS.fft_win_dur",
-        )
-    return out
-
-
 def n_frames(max_duration: float, hop_ms: float) -> int:
     """Frames of a clip of exactly max_duration seconds (centred frames: 1 + samples // hop)."""
-    return 1 + int(round(max_duration * SAMPLE_RATE)) // _samples(hop_ms)
+    return 1 + int(round(max_duration * SAMPLE_RATE)) // ms_to_samples(hop_ms)
 
 
 def feature_names(nbands: int, frames: int) -> list[str]:
@@ -103,13 +69,13 @@ def log_mel(signal: np.ndarray, options: dict) -> np.ndarray:
     length = int(round(options["max_duration"] * SAMPLE_RATE))
     fixed = np.zeros(length, dtype=np.float32)
     fixed[: min(length, len(signal))] = signal[:length]
-    win = _samples(options["fft_win_dur"])
+    win = ms_to_samples(options["fft_win_dur"])
     mel = librosa.feature.melspectrogram(
         y=fixed,
         sr=SAMPLE_RATE,
-        n_fft=_n_fft(win),
+        n_fft=fft_size(win),
         win_length=win,
-        hop_length=_samples(options["fft_hop_dur"]),
+        hop_length=ms_to_samples(options["fft_hop_dur"]),
         n_mels=int(options["fft_nbands"]),
         power=2.0,
     )
@@ -128,35 +94,3 @@ def make_extractor(params: dict):
         return dict(zip(names, image.reshape(-1).tolist(), strict=True))
 
     return extractor
-
-
-def _samples(ms: float) -> int:
-    return max(1, int(round(float(ms) * SAMPLE_RATE / 1000)))
-
-
-def _n_fft(win: int) -> int:
-    """The next power of two at or above the window (512 for 25 ms at 16 kHz)."""
-    return 1 << (win - 1).bit_length()
-
-
-def check_config(cfg: dict) -> None:
-    """Config-time checks of the cnn and spectra keys (torch-free, no scikit-learn import), so
-    `sauti check` stops a run that would otherwise fail only in its train job."""
-    feats, model = cfg["FEATS"], cfg["MODEL"]
-    if "spectra" in feats["type"]:
-        settings(feats)
-    if model["type"] != "cnn":
-        return
-    if list(feats["type"]) != ["spectra"]:
-        raise SautiError(
-            f"MODEL.type = cnn reads log-mel images only, but FEATS.type = {feats['type']}",
-            hint="set FEATS.type = ['spectra']",
-        )
-    if cfg["EXP"]["type"] != "classification":
-        raise SautiError(
-            "MODEL.type = cnn is a classifier but EXP.type is regression",
-            hint="use mlp_reg or a classic regressor",
-        )
-    low, high = model["snr_range"]
-    if low > high:
-        raise SautiError(f"MODEL.snr_range = {model['snr_range']}: min is above max")
