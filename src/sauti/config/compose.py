@@ -33,7 +33,6 @@ from sauti.config.read import read_file
 from sauti.config.resolve import experiment_files, normalise, resolve
 from sauti.config.schema import ConfigError, describe_error, schema
 from sauti.config.sections import ensemble as ensemble_section
-from sauti.config.sections import optim as optim_section
 from sauti.core.suggest import did_you_mean
 
 #: Sections that make a file stand for other experiments (at most one per file).
@@ -110,6 +109,10 @@ class Expansion:
     def roots(self) -> set[str]:
         return {s.root for s in (*self.ensembles, *self.grids, *self.multidbs)}
 
+    def root(self) -> str:
+        """The EXP.root of everything expanded: one, after `check_together`."""
+        return min({c["EXP"]["root"] for c in self.configs} | self.roots())
+
     def composite_names(self) -> list[str]:
         return [s.name for s in (*self.ensembles, *self.grids, *self.multidbs)]
 
@@ -122,7 +125,15 @@ def _comparable(cfg: dict) -> dict:
 
 
 def expand(raw: dict, source: str = "config") -> Expansion:
-    """Any config (one experiment, a list, a grid, a multidb or an ensemble) -> Expansion."""
+    """Any config (one experiment, a list, a grid, a multidb or an ensemble) -> Expansion of
+    experiments that can run together (`check_together`)."""
+    out = _expand(raw, source)
+    check_together(out, source)
+    return out
+
+
+def _expand(raw: dict, source: str) -> Expansion:
+    """`expand` without the check across everything run together: a listed file's part."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections (EXP, DATA, ...)")
     source = raw.get("_source", source)
@@ -157,6 +168,7 @@ def expand_files(files: list[str]) -> Expansion:
         raw.setdefault("_source", str(f))
         out.merge(expand(raw, str(f)))
     _check_names(out, ", ".join(map(str, files)))
+    check_together(out, ", ".join(map(str, files)))
     return out
 
 
@@ -173,8 +185,12 @@ def _active(raw: dict, section: str) -> bool:
 
 
 def _resolve_one(raw: dict, source: str) -> dict:
+    """One experiment: resolved and checked (config.resolve), and a name of its own."""
     cfg = resolve(raw, source)
-    optim_section.check_config(cfg, cfg["_source"])
+    if cfg["EXP"]["name"] == "cache":
+        raise ConfigError(
+            f"{cfg.get('_source', source)}: [EXP] name 'cache' is reserved (it holds the keyed stages)"
+        )
     return cfg
 
 
@@ -196,7 +212,7 @@ def _read_member(entry: str, source: str) -> Expansion:
     path = member_path(entry, source)
     raw = read_file(path)
     raw.setdefault("_source", str(entry))
-    return expand(raw, str(entry))
+    return _expand(raw, str(entry))
 
 
 def _expand_list(raw: dict, source: str) -> Expansion:
@@ -216,7 +232,7 @@ def _expand_list(raw: dict, source: str) -> Expansion:
 
 
 def _members_root(out: Expansion, members: list[str]) -> str:
-    """The root a name-only file inherits: its members' (the registry checks they agree)."""
+    """The root a name-only file inherits: its members' (check_together: they agree)."""
     roots = [c["EXP"]["root"] for c in out.configs if c["EXP"]["name"] in members]
     return roots[0] if roots else schema()["properties"]["EXP"]["properties"]["root"]["default"]
 
@@ -502,6 +518,16 @@ def _check_names(out: Expansion, source: str) -> None:
     for name in out.composite_names():
         if name == "cache":
             raise ConfigError(f"{source}: the name 'cache' is reserved (it holds the keyed stages)")
+
+
+def check_together(out: Expansion, source: str) -> None:
+    """What the experiments run together (one Snakemake run, one `sauti check`) must share:
+    one EXP.root, under which `cache/` holds their keyed stages."""
+    roots = {c["EXP"]["root"] for c in out.configs} | out.roots()
+    if len(roots) > 1:
+        raise ConfigError(
+            f"{source}: experiments run together must share EXP.root (found {sorted(roots)})"
+        )
 
 
 # --------------------------------------------------------------------------- sauti run

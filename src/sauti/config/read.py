@@ -1,4 +1,5 @@
-"""Read an experiment file (.ini/.cfg or .yaml/.yml/.json) into a plain nested dict.
+"""Read an experiment file (.ini/.cfg or .yaml/.yml/.json) into a plain nested dict, and take
+the config Snakemake read (refusing YTE templates).
 
 Why apart from config.resolve: the Nkululeko translation reads files too (DATA.root_folders),
 and resolve translates Nkululeko's keys; with the reading here neither imports the other.
@@ -64,3 +65,36 @@ def literal(value: str):
         return ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return value.strip("'\"")
+
+
+def snakemake_config(config: dict, configfiles) -> tuple[dict, str]:
+    """(the config, its source) of a Snakemake run: the first step of the pass when Snakemake
+    read the files (`snakemake --configfile`); the registry expands and plans what it returns."""
+    source = str(configfiles[-1]) if configfiles else "config"
+    for path in configfiles or []:
+        refuse_template(path)
+    if not config:
+        raise ConfigError(
+            "no config given", hint="run: snakemake --configfile config/config.yaml -j8"
+        )
+    return dict(config), source
+
+
+def refuse_template(path) -> None:
+    """Stop when a config file is a YTE template (`__use_yte__: true`). Snakemake evaluates such
+    a file's expressions as Python while it loads it, before sauti sees the config (the key is
+    gone by then, so the file is read again here); `sauti run` refuses them the same way. An
+    experiment file must be data: one from someone else must never run code."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        if "__use_yte__" not in text:
+            return
+        loaded = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return
+    if isinstance(loaded, dict) and loaded.get("__use_yte__"):
+        raise ConfigError(
+            f"{path}: __use_yte__ makes this file a YTE template, whose expressions Snakemake "
+            "ran as Python code",
+            hint="write plain values (sauti's lists, grids and ensembles expand experiments)",
+        )

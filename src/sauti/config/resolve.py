@@ -4,6 +4,20 @@ Why here and not in the Snakefile: the same checks run from `sauti run`, from `s
 --configfile` and from tests, and a bad key must stop everything before any job starts with one
 line naming the file, section and key (plus a "did you mean"). The JSON-Schema in
 workflow/schemas/ is the single source of keys, types, defaults and descriptions.
+
+The config is resolved, and checked, in one pass, always in this order:
+
+1. read: the file into a dict (config.read; a YTE template is refused there);
+2. normalise: INI and shorthand forms, Nkululeko's keys (`normalise`);
+3. expand: lists, grids, multidb and ensembles into plain experiments (config.compose.expand,
+   which calls `resolve` on each experiment);
+4. schema and defaults: unknown keys, the JSON-Schema, every default filled, DATA's databases;
+5. the section checks, in the order of SECTIONS (config.sections.<section>.check_config);
+6. names and roots, across the experiments run together (config.compose: unique names, no
+   experiment named 'cache', one EXP.root).
+
+Planning (sauti.workflow.plan, the stage modules) and the registry are pure functions of the
+result: they never raise ConfigError (tests/test_config_pass.py).
 """
 
 from __future__ import annotations
@@ -23,15 +37,44 @@ from sauti.config.schema import (
     describe_error,
     schema,
 )
-from sauti.config.sections import augment, model, selftrain, separate, spectra, ssl
-from sauti.config.sections.optim import normalise_section
+from sauti.config.sections import (
+    augment,
+    feats,
+    finetune,
+    model,
+    optim,
+    predict,
+    segment,
+    selftrain,
+    separate,
+    spectra,
+    ssl,
+    tests,
+)
 from sauti.core.suggest import did_you_mean
 
 #: Nkululeko spellings accepted and rewritten to sauti's one name for the same thing.
 ALIASES = {("DATA", "limit_samples_per_speaker"): "samples_per_speaker"}
 #: The sections whose checks go beyond the schema, checked in this order once every default is
 #: filled (AUGMENT's also fills each augmentation's parameters); see sauti.config.sections.
-SECTIONS = (augment, model, spectra, selftrain, ssl, separate)
+#: After the checks of each section on its own come those that planning used to make (in the
+#: order it met them): SSL.enabled for the encoder's users (in ssl), SEGMENT.databases,
+#: what MODEL.type finetune refuses, PREDICT.targets and device, DATA.tests' names and the
+#: FEATS.<type>.device words.
+SECTIONS = (
+    augment,
+    model,
+    spectra,
+    selftrain,
+    ssl,
+    separate,
+    optim,
+    segment,
+    finetune,
+    predict,
+    tests,
+    feats,
+)
 
 
 def normalise(raw: dict, source: str | None = None) -> dict:
@@ -79,7 +122,7 @@ def normalise(raw: dict, source: str | None = None) -> dict:
     optim = cfg.get("OPTIM")
     # Nkululeko writes [OPTIM] C_val = [...] flat: its MODEL keys go into OPTIM.params
     if isinstance(optim, dict) and set(optim) - set(schema()["properties"]["OPTIM"]["properties"]):
-        cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
+        cfg["OPTIM"] = optim.normalise_section(cfg["OPTIM"])
     return cfg
 
 
