@@ -51,6 +51,7 @@ from sauti.config.sections import (
     ssl,
     tests,
 )
+from sauti.config.sections.optim import normalise_section
 from sauti.core.suggest import did_you_mean
 
 #: Nkululeko spellings accepted and rewritten to sauti's one name for the same thing.
@@ -122,7 +123,7 @@ def normalise(raw: dict, source: str | None = None) -> dict:
     optim = cfg.get("OPTIM")
     # Nkululeko writes [OPTIM] C_val = [...] flat: its MODEL keys go into OPTIM.params
     if isinstance(optim, dict) and set(optim) - set(schema()["properties"]["OPTIM"]["properties"]):
-        cfg["OPTIM"] = optim.normalise_section(cfg["OPTIM"])
+        cfg["OPTIM"] = normalise_section(cfg["OPTIM"])
     return cfg
 
 
