@@ -87,6 +87,8 @@ demo: setup demo-data
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	# the layers contract in pyproject.toml: sauti.app > workflow > stages > ml > config > core
+	$(BIN)/lint-imports
 	$(BIN)/snakemake --lint --configfile config/config.yaml >/dev/null
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	# the docs site: --strict fails on a broken link or a missing included file

@@ -26,9 +26,9 @@ from types import SimpleNamespace
 
 from sauti.config.resolve import resolve
 from sauti.core.fileio import read_json
-from sauti.stages import common as stages
-from sauti.stages import selftrain
-from sauti.stages.selftrain import SelftrainInputs, round_stage, vad_stage
+from sauti.stages import features, labels, samples, selftrain, split
+from sauti.stages.selftrain import Rules as SelftrainInputs
+from sauti.stages.selftrain import round_stage, vad_stage
 from sauti.workflow.plan import plan_experiment
 from sauti.workflow.registry import Registry
 
@@ -78,17 +78,17 @@ def execute(registry: Registry, stage) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     path = lambda s: registry.path(s.stage, s.key)  # noqa: E731
     if stage.stage == "samples":
-        stages.samples_stage(stage.params, stage.content, str(out))
+        samples.samples_stage(stage.params, stage.content, str(out))
     elif stage.stage == "labels":
         labels_input = path(stage.upstream[0])
-        stages.labels_stage(labels_input, stage.params, stage.content, str(out))
+        labels.labels_stage(labels_input, stage.params, stage.content, str(out))
     elif stage.stage == "split":
         names = [u.params["name"] for u in stage.upstream]
-        stages.split_stage([path(u) for u in stage.upstream], names, stage.params, str(out))
+        split.split_stage([path(u) for u in stage.upstream], names, stage.params, str(out))
     elif stage.stage == "features":
         shard = str(out.parent / "shard.parquet")
-        stages.features_shard_stage(path(stage.upstream[0]), stage.params, 0, 1, shard)
-        stages.features_merge_stage([shard], path(stage.upstream[0]), str(out))
+        features.features_shard_stage(path(stage.upstream[0]), stage.params, 0, 1, shard)
+        features.features_merge_stage([shard], path(stage.upstream[0]), str(out))
     elif stage.stage == "vad":
         vad_stage(path(stage.upstream[0]), stage.params, str(out))
     elif stage.stage == "selftrain":

@@ -33,7 +33,7 @@ CORPUS = REPO / "data" / "separation"
 
 def settings(args, seed: int) -> dict:
     """SEPARATE's defaults (config.schema.yaml) with the benchmark's steps and seed."""
-    from sauti.config.resolve import schema
+    from sauti.config.schema import schema
 
     spec = schema()["properties"]["SEPARATE"]["properties"]
     params = {k: v["default"] for k, v in spec.items() if "default" in v}

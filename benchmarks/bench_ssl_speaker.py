@@ -24,7 +24,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from sauti.config.resolve import read_file, resolve  # noqa: E402
+from sauti.config.read import read_file  # noqa: E402
+from sauti.config.resolve import resolve  # noqa: E402
 from sauti.stages.ssl import eval_stage, pretrain_stage, round_stage  # noqa: E402
 from sauti.workflow.plan import plan_experiment  # noqa: E402
 

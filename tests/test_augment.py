@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from sauti.config.read import parse_ini
-from sauti.config.resolve import ConfigError, resolve
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError
 from sauti.config.sections.augment import AUGMENTATIONS, resolve_augmentations
 from sauti.core import audio
 from sauti.core.errors import SautiError
@@ -229,7 +230,7 @@ def test_ini_and_yaml_forms_resolve_to_the_same_full_mappings():
 
 
 def test_schema_documents_every_augmentation_and_parameter():
-    from sauti.config.resolve import schema
+    from sauti.config.schema import schema
 
     text = " ".join(schema()["properties"]["AUGMENT"]["description"].split())
     for kind, spec in AUGMENTATIONS.items():
@@ -273,7 +274,7 @@ def test_aug_train_keys_change_only_augmented_stages():
 
 
 def test_comparison_entry_and_report_table(split_table, tmp_path):
-    from sauti.stages.report import build_view
+    from sauti.ml.report_view import build_view
 
     out = augment_table(split_table, params(["gain"], selection="all"), tmp_path)
     without = {"test": {"uar": 0.8, "accuracy": 0.8, "f1_macro": 0.79, "n": 6}}

@@ -219,7 +219,7 @@ def _train_params(tmp_path) -> dict:
 def test_cnn_learns_and_the_saved_bundle_reproduces_its_predictions(
     digits, digit_features, tmp_path
 ):
-    from sauti.stages.common import train_stage
+    from sauti.stages.train import train_stage
 
     params = _train_params(tmp_path)
     assert params["MODEL"]["type"] == "cnn" and params["feature_options"]["spectra"]["fft_nbands"]

@@ -8,7 +8,8 @@ import yaml
 
 from sauti.config.compose import expand, expand_files, runnable, value_label
 from sauti.config.read import parse_ini
-from sauti.config.resolve import ConfigError, resolve
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError
 from sauti.workflow.registry import registry_from_files
 
 

@@ -15,14 +15,9 @@ import yaml
 
 from sauti.app import cli
 from sauti.config.doc import render
-from sauti.config.read import parse_ini
-from sauti.config.resolve import (
-    ConfigError,
-    load_experiments,
-    read_file,
-    resolve,
-    schema,
-)
+from sauti.config.read import parse_ini, read_file
+from sauti.config.resolve import load_experiments, resolve
+from sauti.config.schema import ConfigError, schema
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_INI = REPO / "config" / "examples" / "demo_gender.ini"

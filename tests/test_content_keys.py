@@ -25,6 +25,7 @@ from workflow_support import output, planned_jobs, run_ok, small_table, snakemak
 from sauti.core import digests, versions
 from sauti.core.errors import SautiError
 from sauti.core.fileio import read_table
+from sauti.ml import data_digests
 from sauti.ml.features import extract
 from sauti.workflow.registry import registry_from_files
 
@@ -226,7 +227,7 @@ def test_two_processes_share_the_state_file(tmp_path, demo_dir):
 
 
 def test_a_job_stops_when_its_data_changed_after_planning(tmp_path, demo_dir):
-    from sauti.stages.common import samples_stage
+    from sauti.stages.samples import samples_stage
 
     table = small_table(demo_dir, ["allison", "june"], 2)
     table.to_csv(tmp_path / "db.csv", index=False)
@@ -260,15 +261,15 @@ def test_audformat_digests_split_by_meaning(tmp_path, demo_dir):
     db["files"]["gender"].set(["female", "female", "male", "male"])
     db.save(str(folder))
     spec = {"path": str(folder), "type": "audformat"}
-    before = digests.database_content("tiny", spec, tmp_path)
+    before = data_digests.database_content("tiny", spec, tmp_path)
     assert set(before) == {"ids", "audio", "table"}
     db["files"]["gender"].set(["male", "female", "male", "male"])
     db.save(str(folder))
-    relabelled = digests.database_content("tiny", spec, tmp_path)
+    relabelled = data_digests.database_content("tiny", spec, tmp_path)
     assert relabelled["table"] != before["table"]
     assert relabelled["ids"] == before["ids"] and relabelled["audio"] == before["audio"]
     shutil.copy(wavs[3], folder / "audio" / wavs[0].name)  # another recording, same name
-    replaced = digests.database_content("tiny", spec, tmp_path)
+    replaced = data_digests.database_content("tiny", spec, tmp_path)
     assert replaced["audio"] != relabelled["audio"]
     assert replaced["ids"] == relabelled["ids"] and replaced["table"] == relabelled["table"]
 

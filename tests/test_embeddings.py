@@ -258,7 +258,7 @@ def _registry(tmp_path: Path, cfg: dict, name: str):
 def test_device_and_batch_size_stay_out_of_the_key(tmp_path, corpus, models):
     from types import SimpleNamespace
 
-    from sauti.config.resolve import ConfigError
+    from sauti.config.schema import ConfigError
 
     base = {"wav2vec2.model": models["wav2vec2"]}
     cpu = _registry(tmp_path, _experiment(corpus, **base), "cpu.yaml")

@@ -18,8 +18,7 @@ import scipy.signal
 
 import sauti.core.audio
 from sauti.core.errors import SautiError
-from sauti.ml.features import KINDS, extract, praat_features
-from sauti.workflow.plan import THREADED_KINDS
+from sauti.ml.features import KINDS, THREADED_KINDS, extract, praat_features
 
 OS_DEFAULT = {"set": "eGeMAPSv02", "level": "functionals"}
 AUDIO_KINDS = {"os": OS_DEFAULT, "praat": {}, "mfcc": {"n_mfcc": 13}}
@@ -40,7 +39,7 @@ def assert_contract(features: pd.DataFrame, samples: pd.DataFrame, kind: str) ->
 
 
 def test_kinds_are_the_documented_ones():
-    from sauti.config.resolve import schema
+    from sauti.config.schema import schema
 
     documented = schema()["properties"]["FEATS"]["properties"]["type"]["items"]["enum"]
     assert set(KINDS) == set(documented) and len(KINDS) == len(documented)

@@ -18,7 +18,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from sauti.config.resolve import ConfigError, resolve  # noqa: E402
+from sauti.config.resolve import resolve  # noqa: E402
+from sauti.config.schema import ConfigError  # noqa: E402
 from sauti.core.errors import SautiError  # noqa: E402
 from sauti.ml.deep import finetune  # noqa: E402
 from sauti.workflow.plan import plan_experiment  # noqa: E402
@@ -257,7 +258,7 @@ def test_feature_table_options_are_refused_for_finetune(section, key, value):
     with pytest.raises(
         ConfigError, match=f"{section}.{key} is not supported with MODEL.type finetune"
     ):
-        plan_experiment(cfg)
+        plan_experiment(resolve(cfg))  # refused when the config is resolved
 
 
 def test_gpu_resource_only_for_a_gpu_device():

@@ -25,9 +25,10 @@ import pytest
 import soundfile as sf
 import yaml
 
-from sauti.app import cli
+from sauti.app import cli, export
 from sauti.config.read import parse_ini
-from sauti.config.resolve import ConfigError, resolve
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError
 from sauti.core.errors import SautiError
 from sauti.ml import bundle as inference
 from sauti.ml.metrics import classification_metrics
@@ -113,7 +114,7 @@ def trained(tmp_path_factory, demo_dir):
 @pytest.fixture
 def bundle(trained, monkeypatch):
     monkeypatch.chdir(trained.workdir)
-    return inference.load_bundle(inference.experiment_bundle(trained.config))
+    return inference.load_bundle(export.experiment_bundle(trained.config))
 
 
 def own_test_predictions(workdir: Path) -> pd.DataFrame:
@@ -243,9 +244,9 @@ def test_exported_bundle_still_predicts_identically_after_moving(
 def test_export_refuses_to_overwrite_and_a_tampered_spec(trained, monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(trained.workdir)
     target = tmp_path / "b"
-    inference.export_bundle(trained.config, target)
+    export.export_bundle(trained.config, target)
     with pytest.raises(SautiError, match="already exists and is not empty"):
-        inference.export_bundle(trained.config, target)
+        export.export_bundle(trained.config, target)
     spec = json.loads((target / "spec.json").read_text())
     spec["feature_columns"] = spec["feature_columns"][:-1]
     (target / "spec.json").write_text(json.dumps(spec))
@@ -664,7 +665,7 @@ def test_demo_page_is_titled_with_the_experiment_name(trained, monkeypatch):
 
 
 def test_report_view_lists_each_test_database(tmp_path):
-    from sauti.stages.report import build_view
+    from sauti.ml.report_view import build_view
 
     metrics = {
         "target": "gender",

@@ -17,7 +17,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sauti.config.resolve import ConfigError, resolve  # noqa: E402
+from sauti.config.resolve import resolve  # noqa: E402
+from sauti.config.schema import ConfigError  # noqa: E402
 from sauti.core.errors import SautiError  # noqa: E402
 from sauti.core.fileio import write_table  # noqa: E402
 from sauti.ml import metrics as M  # noqa: E402
@@ -26,7 +27,7 @@ from sauti.ml.deep.mlp import TorchMLPClassifier, TorchMLPRegressor, validation_
 from sauti.ml.features import extract  # noqa: E402
 from sauti.ml.models import make_model  # noqa: E402
 from sauti.ml.training import train_runs  # noqa: E402
-from sauti.stages.common import train_stage  # noqa: E402
+from sauti.stages.train import train_stage  # noqa: E402
 
 LABELS = ["female", "male"]
 

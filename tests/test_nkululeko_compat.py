@@ -21,7 +21,9 @@ import yaml
 from sauti.app import cli
 from sauti.config import nkululeko
 from sauti.config.compose import expand
-from sauti.config.resolve import ConfigError, read_file, resolve, schema
+from sauti.config.read import read_file
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError, schema
 from sauti.config.schema import database_properties as _db_properties
 from sauti.ml.data import select_and_split
 
@@ -308,7 +310,7 @@ SECTIONS = {
     """,
     "PREDICT": """
         [PREDICT]
-        targets = ['gender']
+        targets = ['snr']
         sample_selection = all
         target_language = en
         textclassifier.candidates = ['sadness', 'anger', 'neutral']

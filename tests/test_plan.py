@@ -21,7 +21,7 @@ from sauti.core.fileio import read_table, write_table
 from sauti.ml import evaluation, training
 from sauti.ml.data import ID, load_database, select_and_split
 from sauti.ml.features import extract
-from sauti.stages.common import (
+from sauti.stages.features import (
     feature_matrix,
     features_merge_stage,
     features_shard_stage,

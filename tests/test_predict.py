@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sauti.config.resolve import ConfigError, resolve
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError
 from sauti.core import audio
 from sauti.stages.predict import agreement, cluster_speakers, estimate_mos, estimate_snr
 from sauti.workflow.plan import plan_experiment

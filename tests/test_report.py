@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from sauti.core.errors import SautiError  # noqa: E402
-from sauti.stages.report import build_view, fmt_duration, render_report  # noqa: E402
+from sauti.ml.report_view import build_view, fmt_duration, render_report  # noqa: E402
 
 VOID = {"meta", "link", "img", "br", "hr", "input", "source", "col", "area", "base", "wbr"}
 

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from sauti.config.resolve import ConfigError, resolve
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError
 from sauti.ml import scaling
-from sauti.stages.common import shard_rows
+from sauti.stages.features import shard_rows
 from sauti.workflow.registry import registry_from_files
 
 
@@ -162,7 +163,8 @@ def test_building_the_dag_imports_no_heavy_library(tmp_path, demo_dir, resolved)
     scikit-learn this way)."""
     exp = experiment(tmp_path, demo_dir / "demo.csv", "auto")
     if resolved:
-        from sauti.config.resolve import read_file, to_yaml
+        from sauti.config.read import read_file
+        from sauti.config.resolve import to_yaml
 
         Path(exp).write_text(to_yaml(resolve(read_file(exp), exp)))
     code = (

@@ -17,7 +17,8 @@ import soundfile
 import yaml
 from workflow_support import planned_jobs, run_ok, write
 
-from sauti.config.resolve import ConfigError, resolve
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError
 from sauti.core import audio
 from sauti.stages import selftrain
 from sauti.workflow.plan import plan_experiment

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sauti.config.resolve import ConfigError, resolve
+from sauti.config.resolve import resolve
+from sauti.config.schema import ConfigError
 from sauti.core.audio import read
 from sauti.core.errors import SautiError
 from sauti.ml.separation_corpus import SNR_RANGE, assign
@@ -418,7 +419,7 @@ def test_separate_shards_and_merge_with_a_pretrained_separator(tmp_path, monkeyp
 
 
 def test_segment_after_separation_reads_the_separated_table(demo_dir, small_corpus):
-    from sauti.stages.segment import SegmentInputs
+    from sauti.stages.segment import Rules as SegmentInputs
     from sauti.workflow.registry import Registry
 
     cfg = _cfg(demo_dir, small_corpus)

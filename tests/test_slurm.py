@@ -237,7 +237,7 @@ def test_experiment_runs_through_sbatch_retries_a_cancelled_job_and_matches_loca
 
 
 #: The rules of the test experiment that run torch models: with device `auto` they declare
-#: `gpu: 1` (sauti.workflow.registry.Registry.gpu, sauti.stages.separate.SeparateInputs.gpu).
+#: `gpu: 1` (sauti.workflow.registry.Registry.gpu, sauti.stages.separate.Rules.gpu).
 GPU_RULES = {"separate_train", "separate_shard", "train_net"}
 
 

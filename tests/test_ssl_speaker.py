@@ -10,7 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("speechbrain")
 
-from sauti.config.resolve import ConfigError, resolve  # noqa: E402
+from sauti.config.resolve import resolve  # noqa: E402
+from sauti.config.schema import ConfigError  # noqa: E402
 from sauti.core import audio  # noqa: E402
 from sauti.core.errors import SautiError  # noqa: E402
 from sauti.ml.deep.ssl.co_meta import (  # noqa: E402
@@ -276,10 +277,11 @@ def test_round_heads_start_at_the_cluster_centroids(demo_dir, demo_table):
     it already assigns the utterances to their clusters (a random head would not)."""
     import torch
 
+    from sauti.ml.deep.ssl.batches import make_heads
     from sauti.ml.deep.ssl.encoder import embed
     from sauti.ml.deep.ssl.losses import AAMSoftmax
     from sauti.ml.deep.ssl.pretrain import untrained_encoder
-    from sauti.ml.deep.ssl.rounds import embed_views, make_heads, pseudo_labels
+    from sauti.ml.deep.ssl.rounds import embed_views, pseudo_labels
     from sauti.ml.deep.ssl.settings import SSLSettings
 
     speakers = ["allison", "carlo", "gcin_f", "espeak_en-us_m1", "espeak_de_f2", "june"]

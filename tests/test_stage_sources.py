@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from sauti.workflow import stage_sources
-from sauti.workflow.plan import STAGE_VERSIONS
+from sauti.workflow.stage_sources import STAGE_VERSIONS
 
 COMMAND = "python -m sauti.workflow.stage_sources --record"
 

@@ -1,6 +1,6 @@
-"""`python -m sauti.aug_train --config exp.ini`: Nkululeko's aug_train module, as `sauti aug_train` (sauti.app.nk_commands)."""
+"""`python -m sauti.aug_train --config exp.ini`: Nkululeko's aug_train module, as `sauti aug_train` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("aug_train")

@@ -1,6 +1,6 @@
-"""`python -m sauti.augment --config exp.ini`: Nkululeko's augment module, as `sauti augment` (sauti.app.nk_commands)."""
+"""`python -m sauti.augment --config exp.ini`: Nkululeko's augment module, as `sauti augment` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("augment")

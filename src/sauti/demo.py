@@ -1,6 +1,6 @@
-"""`python -m sauti.demo --config exp.ini ...`: Nkululeko's demo module, as `sauti demo` (sauti.app.model_cli)."""
+"""`python -m sauti.demo --config exp.ini ...`: Nkululeko's demo module, as `sauti demo` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("demo")

@@ -1,6 +1,6 @@
-"""`python -m sauti.ensemble --config exp.ini`: Nkululeko's ensemble module, as `sauti ensemble` (sauti.app.nk_commands)."""
+"""`python -m sauti.ensemble --config exp.ini`: Nkululeko's ensemble module, as `sauti ensemble` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("ensemble")

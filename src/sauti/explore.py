@@ -1,6 +1,6 @@
-"""`python -m sauti.explore --config exp.ini`: Nkululeko's explore module, as `sauti explore` (sauti.app.nk_commands)."""
+"""`python -m sauti.explore --config exp.ini`: Nkululeko's explore module, as `sauti explore` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("explore")

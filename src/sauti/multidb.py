@@ -1,6 +1,6 @@
-"""`python -m sauti.multidb --config exp.ini`: Nkululeko's multidb module, as `sauti multidb` (sauti.app.nk_commands)."""
+"""`python -m sauti.multidb --config exp.ini`: Nkululeko's multidb module, as `sauti multidb` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("multidb")

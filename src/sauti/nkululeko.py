@@ -1,6 +1,6 @@
-"""`python -m sauti.nkululeko --config exp.ini`: Nkululeko's nkululeko module, as `sauti nkululeko` (sauti.app.nk_commands)."""
+"""`python -m sauti.nkululeko --config exp.ini`: Nkululeko's nkululeko module, as `sauti nkululeko` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("nkululeko")

@@ -1,6 +1,6 @@
-"""`python -m sauti.optim --config exp.ini`: Nkululeko's optim module, as `sauti optim` (sauti.app.nk_commands)."""
+"""`python -m sauti.optim --config exp.ini`: Nkululeko's optim module, as `sauti optim` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("optim")

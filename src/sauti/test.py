@@ -1,6 +1,6 @@
-"""`python -m sauti.test --config exp.ini ...`: Nkululeko's test module, as `sauti test` (sauti.app.model_cli)."""
+"""`python -m sauti.test --config exp.ini ...`: Nkululeko's test module, as `sauti test` (sauti.app.cli)."""
 
 if __name__ == "__main__":
-    from sauti.app.nk_commands import module_main
+    from sauti.app.cli import module_main
 
     module_main("test")

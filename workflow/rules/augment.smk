@@ -1,7 +1,7 @@
 rule augment:
     """Augmented copies (16 kHz wavs + samples table) of AUGMENT.sample_selection (train by default)."""
     input:
-        split=REG.augment_split,
+        split=REG.spec("augment").split,
     output:
         samples=f"{ROOT}/cache/augment/{{key}}/samples.parquet",
         audio=directory(f"{ROOT}/cache/augment/{{key}}/audio"),

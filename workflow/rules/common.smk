@@ -2,8 +2,11 @@
 # All config logic lives in sauti.workflow.registry / sauti.config.resolve; rules only ask the registry.
 import sys
 
-from sauti.workflow import jobs  # the light rules' run: blocks (jobs in threads of this process)
-from sauti.config.resolve import ConfigError
+from sauti.stages import STAGES
+from sauti.workflow import (
+    jobs,
+)  # the light rules' run: blocks (jobs in threads of this process)
+from sauti.config.schema import ConfigError
 from sauti.workflow.registry import registry_from_snakemake
 
 try:

@@ -1,7 +1,7 @@
 rule evaluate:
     """metrics.json (test, dev, runs, cv, per speaker) and result plots."""
     input:
-        unpack(REG.evaluate_inputs),
+        unpack(REG.spec("evaluate").inputs),
     output:
         metrics=f"{ROOT}/cache/evaluate/{{key}}/metrics.json",
         images=f"{ROOT}/cache/evaluate/{{key}}/images.json",
@@ -13,4 +13,6 @@ rule evaluate:
     params:
         cfg=REG.params("evaluate"),
     run:
-        jobs.evaluate(input, output, params, log)  # in this process (sauti.workflow.jobs)
+        jobs.evaluate(
+            input, output, params, log
+        )  # in this process (sauti.workflow.jobs)

@@ -1,7 +1,7 @@
 rule explore:
     """Dataset statistics, bias check, value counts and feature plots (EXPL section)."""
     input:
-        unpack(REG.explore_inputs),
+        unpack(REG.spec("explore").inputs),
     output:
         manifest=f"{ROOT}/cache/explore/{{key}}/explore.json",
     log:

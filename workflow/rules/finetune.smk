@@ -3,7 +3,7 @@ rule finetune:
     Writes what rule train writes (model.joblib, predictions.parquet, info.json), plus the
     best checkpoint, curves and TensorBoard logs; reads no feature tables."""
     input:
-        split=REG.finetune_split,
+        split=REG.spec("finetune").split,
     output:
         model=f"{ROOT}/cache/finetune/{{key}}/model.joblib",
         predictions=f"{ROOT}/cache/finetune/{{key}}/predictions.parquet",

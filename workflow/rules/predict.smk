@@ -1,8 +1,7 @@
 # PREDICT: est_<target> columns for the data table (sauti.predict). Keyed by the PREDICT slice
 # and the data table's key (split or segments); explore reads its output, training does not.
-from sauti.stages.predict import PredictInputs
 
-PREDICT_INPUTS = PredictInputs(REG)
+PREDICT_INPUTS = REG.spec("predict")
 
 
 rule predict:

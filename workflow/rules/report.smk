@@ -1,7 +1,7 @@
 rule report:
     """Collect an experiment's results into <root>/<name>/ and write report.html."""
     input:
-        unpack(REG.report_inputs),
+        unpack(REG.spec("report").inputs),
     output:
         # report(): what `snakemake --report report.zip` shows, one category per experiment
         report=report(
@@ -34,6 +34,6 @@ rule report:
         mem_mb=REG.mem_mb("report"),
         runtime=REG.runtime("report"),
     params:
-        cfg=REG.report_params,
+        cfg=REG.spec("report").params,
     run:
         jobs.report(input, output, params, log)  # in this process (sauti.workflow.jobs)

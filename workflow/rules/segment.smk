@@ -1,8 +1,7 @@
 # SEGMENT: speech segments of the split table's recordings (sauti.segment). Keyed by the
 # SEGMENT slice and the split key; later stages read segments.parquet instead of the split.
-from sauti.stages.segment import SegmentInputs
 
-SEGMENTS = SegmentInputs(REG)
+SEGMENTS = REG.spec("segment")
 
 
 rule segment:

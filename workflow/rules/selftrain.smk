@@ -1,9 +1,8 @@
 # SELFTRAIN: noisy teacher-student self-training on DATA.unlabelled databases. The pools'
 # samples and features come from the ordinary samples/features rules; every round is a keyed
 # stage whose key holds round r-1's, so raising SELFTRAIN.rounds runs only the new rounds.
-from sauti.stages.selftrain import SelftrainInputs
 
-SELFTRAIN = SelftrainInputs(REG)
+SELFTRAIN = REG.spec("selftrain")
 
 
 localrules:

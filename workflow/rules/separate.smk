@@ -2,9 +2,8 @@
 # Every round is a keyed stage whose key holds round r-1's, so raising SEPARATE.rounds trains
 # only the new rounds; `separate` writes the voice tracks of SEPARATE.databases in shards, and
 # later stages read its table instead of the split table.
-from sauti.stages.separate import SeparateInputs
 
-SEPARATION = SeparateInputs(REG)
+SEPARATION = REG.spec("separate")
 
 
 localrules:

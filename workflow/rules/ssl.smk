@@ -1,9 +1,8 @@
 # SSL: self-supervised speaker embeddings from the experiment's unlabelled audio (all its
 # databases' samples tables). Stage I, then one keyed stage per round whose key holds the
 # previous round's, so raising SSL.rounds runs only the new rounds (and the evaluation).
-from sauti.stages.ssl import SSLRules
 
-SSL = SSLRules(REG)
+SSL = REG.spec("ssl")
 
 
 localrules:

@@ -1,8 +1,7 @@
 # DATA.tests: evaluate an experiment's saved model on other labelled databases.
 # The test databases' samples and features come from the ordinary samples/features rules.
-from sauti.stages.test import TestInputs
 
-TESTS = TestInputs(REG)
+TESTS = REG.spec("test")
 
 
 localrules:

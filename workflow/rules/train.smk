@@ -2,7 +2,7 @@ rule train:
     """Scaler + balancing + classic model per run, fitted on train only; dev/test predictions.
     Runs in Snakemake's process (sauti.workflow.jobs); nets train in rule train_net."""
     input:
-        unpack(REG.train_inputs),
+        unpack(REG.spec("train").inputs),
     output:
         model=f"{ROOT}/cache/train/{{key}}/model.joblib",
         predictions=f"{ROOT}/cache/train/{{key}}/predictions.parquet",
@@ -24,7 +24,7 @@ rule train:
 rule train_net:
     """The same for torch nets (mlp, cnn, mlp_reg), in a process of their own."""
     input:
-        unpack(REG.train_inputs),
+        unpack(REG.spec("train").inputs),
     output:
         model=f"{ROOT}/cache/train/{{key}}/model.joblib",
         predictions=f"{ROOT}/cache/train/{{key}}/predictions.parquet",

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from sauti.core.stage_log import stage_logging
-from sauti.stages.common import explore_stage
+from sauti.stages.explore import explore_stage
 
 with stage_logging(snakemake.log[0], "explore"):  # noqa: F821
     explore_stage(snakemake.input.split, list(snakemake.input.features), snakemake.params.cfg,  # noqa: F821

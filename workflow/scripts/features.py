@@ -1,6 +1,6 @@
 """Shim: a database's feature table, merged from its shards or extracted whole (sauti.stages)."""
 from sauti.core.stage_log import stage_logging
-from sauti.stages.common import features_stage
+from sauti.stages.features import features_stage
 
 with stage_logging(snakemake.log[0], "features"):  # noqa: F821
     features_stage(

@@ -1,6 +1,6 @@
 """Shim: extract one feature type for one shard of a database (logic in sauti.stages)."""
 from sauti.core.stage_log import stage_logging
-from sauti.stages.common import features_shard_stage
+from sauti.stages.features import features_shard_stage
 
 with stage_logging(snakemake.log[0], "features"):  # noqa: F821
     features_shard_stage(

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from sauti.core.stage_log import stage_logging
-from sauti.stages.common import train_stage
+from sauti.stages.train import train_stage
 
 with stage_logging(snakemake.log[0], "train"):  # noqa: F821
     train_stage(snakemake.input.split, list(snakemake.input.features), snakemake.params.cfg,  # noqa: F821

@@ -23,19 +23,18 @@ terminal is sauti's logger plugin (`sauti.app.terminal`).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
-from pathlib import Path
 
 from sauti import __version__
 from sauti.app import ensemble_cli, model_cli, nk_commands
-from sauti.config import compose
-from sauti.config.resolve import ConfigError, read_file, resolve, to_yaml
+from sauti.app.running import run_experiments
+from sauti.app.watch import watch as watch_files
+from sauti.config.doc import render
+from sauti.config.nkululeko import render_doc
+from sauti.config.read import read_file
+from sauti.config.resolve import normalise, resolve, to_yaml
 from sauti.core.errors import SautiError
-from sauti.core.paths import SNAKEFILE
-from sauti.ml import drops
-from sauti.workflow import runs
-from sauti.workflow import snakemake as snakemake_cli
+from sauti.workflow.registry import registry_from_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return run_experiments(args.configs, extra)
         if args.command == "watch":
-            from sauti.app.watch import watch as watch_files
-
             return watch_files(args.configs, args.cores)
         if args.command == "convert":
             sys.stdout.write(convert_file(args.config, args.resolved))
@@ -78,13 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in nk_commands.COMMANDS:
             return nk_commands.run_command(args, extra)
         if args.command == "nkululeko-doc":
-            from sauti.config.nkululeko import render_doc
-
             sys.stdout.write(render_doc())
             return 0
         if args.command in model_cli.COMMANDS:
             return model_cli.run_command(args, extra)
-        from sauti.config.doc import render
 
         sys.stdout.write(render())
         return 0
@@ -104,14 +98,10 @@ def convert_file(path: str, resolved: bool = False) -> str:
 
 
 def _normalised_only(raw: dict) -> dict:
-    from sauti.config.resolve import normalise
-
     return normalise(raw)
 
 
 def check_files(files: list[str]) -> int:
-    from sauti.workflow.registry import registry_from_files
-
     registry = registry_from_files(files)
     for plan in registry.plans:
         print(f"{plan.name}: " + ", ".join(f"{s.stage}={s.key}" for s in plan.stages()))
@@ -120,46 +110,9 @@ def check_files(files: list[str]) -> int:
     return 0
 
 
-def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
-    """Resolve each file, write it as YAML, and run Snakemake once over all of them."""
-    configfile, written = write_run_config(files)
-    command = snakemake_cli.command(configfile, Path.cwd(), *snakemake_args)
-    if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
-        command += ["--cores", "all"]
-    code = runs.supervise(command, Path.cwd(), files)  # own process group, run record, locks
-    if code == 0:  # the rows and files the stages left out, and why (sauti.ml.drops)
-        drops.print_summary(written)
-    return code
-
-
-def write_run_config(files: list[str]) -> tuple[Path, list[Path]]:
-    """(the config file to give Snakemake, the resolved YAML written per experiment file);
-    shared by `sauti run` and `sauti watch`. Errors name the original file."""
-    written = []
-    for path in files:
-        raw = read_file(path)
-        raw["_source"] = str(path)
-        cfg, name, root = compose.runnable(raw, str(path))  # lists, grids, ensembles too
-        folder = Path(root) / ".configs"
-        folder.mkdir(parents=True, exist_ok=True)
-        text = to_yaml(cfg)
-        target = folder / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
-        if not target.exists():
-            target.write_text(text, encoding="utf-8")
-        written.append(target)
-    if len(written) == 1:
-        configfile = written[0]
-    else:
-        listing = "\n".join(f"  - {w}" for w in written)
-        text = f"experiments:\n{listing}\n"
-        configfile = written[0].parent / f"run-{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
-        configfile.write_text(text, encoding="utf-8")
-    if not SNAKEFILE.exists():
-        raise ConfigError(
-            f"the sauti workflow was not found at {SNAKEFILE}",
-            hint="set SAUTI_WORKFLOW_DIR to the sauti checkout",
-        )
-    return configfile, written
+def module_main(command: str) -> None:
+    """`python -m sauti.<module> --config exp.ini`: the sauti command of that name."""
+    sys.exit(main([command, *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from sauti.app.running import run_experiments
 from sauti.config.compose import expand, expand_files
 from sauti.config.resolve import to_yaml
 from sauti.config.sections.ensemble import METHODS
@@ -48,8 +49,6 @@ def ensemble_file(files: list[str], method: str, threshold: float, name: str | N
 
 def run_command(args, snakemake_args: list[str]) -> int:
     """Write the ensemble file into <root>/.configs/ and run it like `sauti run`."""
-    from sauti.app.cli import run_experiments
-
     cfg = ensemble_file(args.configs, args.method, args.threshold, args.name)
     expand(cfg, "sauti ensemble")  # every error before anything is written
     text = to_yaml(cfg)

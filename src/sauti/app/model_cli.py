@@ -21,7 +21,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from sauti.app.export import experiment_bundle, export_bundle
+from sauti.app.running import run_experiments
+from sauti.app.webdemo import serve
+from sauti.config.compose import expand_files
+from sauti.config.read import read_file
+from sauti.config.resolve import resolve, to_yaml
+from sauti.core.audio import SAMPLE_RATE
 from sauti.core.errors import SautiError
+from sauti.core.fileio import read_json, write_table, write_text
+from sauti.ml import bundle as inference
+from sauti.ml.bundle import load_bundle
+from sauti.stages.test import summary_line, test_databases
 
 COMMANDS = ("demo", "test", "export")
 DEFAULT_PORT = 8765
@@ -67,7 +78,6 @@ def run_command(args: argparse.Namespace, extra: list[str]) -> int:
         return demo_command(args)
     if args.command == "test":
         return test_command(args.config, args.data, extra)
-    from sauti.ml.bundle import export_bundle
 
     dest = export_bundle(args.config, args.to)
     print(f"exported {args.config} to {dest}/ (try: sauti demo --bundle {dest} --file x.wav)")
@@ -78,12 +88,8 @@ def run_command(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from sauti.ml import bundle as inference
-
     bundle, name = load_for_demo(args.config, args.bundle)
     if args.serve:
-        from sauti.app.webdemo import serve
-
         serve(bundle, name, port=args.port)
         return 0
     if args.mic:
@@ -107,8 +113,6 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def load_for_demo(config: str | None, bundle_dir: str | None) -> tuple[dict, str]:
     """(bundle, a name to show) from an experiment file or an exported bundle folder."""
-    from sauti.ml.bundle import experiment_bundle, load_bundle
-
     if bool(config) == bool(bundle_dir):
         raise SautiError(
             "give either an experiment file or --bundle DIR",
@@ -116,7 +120,6 @@ def load_for_demo(config: str | None, bundle_dir: str | None) -> tuple[dict, str
         )
     if bundle_dir:
         return load_bundle(bundle_dir), Path(bundle_dir).name
-    from sauti.config.compose import expand_files
 
     name = expand_files([config]).configs[0]["EXP"]["name"]  # the page shows EXP.name
     return load_bundle(experiment_bundle(config)), name
@@ -125,8 +128,6 @@ def load_for_demo(config: str | None, bundle_dir: str | None) -> tuple[dict, str
 def show(table: pd.DataFrame, outfile: str | None) -> None:
     """Print the predictions (paths relative to the working directory, 3 decimals); write CSV."""
     if outfile:
-        from sauti.core.fileio import write_table
-
         write_table(outfile, table)
     shown = table.drop(columns=["start"]).rename(columns={"end": "seconds"})
     shown["file"] = [_short_path(f) for f in shown["file"]]
@@ -150,8 +151,6 @@ def record(seconds: float, path: Path) -> str:
     no microphone anyway, so its absence is one clear message and not an install requirement.
     """
     import soundfile
-
-    from sauti.core.audio import SAMPLE_RATE
 
     try:
         import sounddevice
@@ -187,11 +186,6 @@ def test_command(config: str, data: list[str], snakemake_args: list[str]) -> int
     The --data files join DATA.tests in a resolved copy of the config; DATA.tests does not
     enter the train key, so the saved model of `sauti run` is reused (trained first if absent).
     """
-    from sauti.app.cli import run_experiments
-    from sauti.config.resolve import read_file, resolve, to_yaml
-    from sauti.core.fileio import read_json, write_text
-    from sauti.stages.test import summary_line, test_databases
-
     raw = read_file(config)
     raw["_source"] = str(config)
     cfg = resolve(raw, str(config))

@@ -14,10 +14,12 @@ Nkululeko modules do (AUGMENT, MULTIDB and FLAGS are sections of that file).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from sauti.app.running import run_experiments
 from sauti.core.errors import SautiError
+from sauti.stages.resample import check_target, publish
+from sauti.workflow.registry import registry_from_files
 
 #: Nkululeko module -> what its sauti command builds: None = the whole experiment file.
 COMMANDS = {
@@ -83,8 +85,6 @@ def add_commands(sub) -> None:
 
 
 def run_command(args, snakemake_args: list[str]) -> int:
-    from sauti.app.cli import run_experiments
-
     files = args.configs
     stage = COMMANDS[args.command]
     if stage is None:
@@ -107,8 +107,6 @@ def _dry(snakemake_args: list[str]) -> bool:
 def stage_targets(files: list[str], command: str) -> tuple[list[str], list]:
     """The Snakemake targets of a command: each experiment's stage outputs (one line of error
     when an experiment lacks the section the command needs)."""
-    from sauti.workflow.registry import registry_from_files
-
     registry = registry_from_files(files)
     targets, resample = [], []
     for plan in registry.plans:
@@ -143,8 +141,6 @@ def _stage(registry, plan, command: str) -> str | None:
 
 def publish_resampled(done: list) -> int:
     """After the resample stages: <root>/<name>/<RESAMPLE.target> (and replace = True)."""
-    from sauti.stages.resample import check_target, publish
-
     for plan, table in done:
         section = plan.config["RESAMPLE"]
         check_target(section["target"])
@@ -152,10 +148,3 @@ def publish_resampled(done: list) -> int:
         rows = publish(table, target, section["replace"])
         print(f"{plan.name}: {len(rows)} samples at 16 kHz mono -> {target}")
     return 0
-
-
-def module_main(command: str) -> None:
-    """`python -m sauti.<module> --config exp.ini`: the sauti command of that name."""
-    from sauti.app.cli import main
-
-    sys.exit(main([command, *sys.argv[1:]]))

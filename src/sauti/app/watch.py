@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from sauti.app.running import write_run_config
 from sauti.config import compose
 from sauti.core.errors import SautiError
 from sauti.core.fileio import read_json
@@ -96,8 +97,6 @@ def _digest(files: list[str]) -> str:
 
 def _run_once(files: list[str], cores: int, last: dict[str, float], say) -> None:
     """Plan and run the experiments once; print their headlines, or one line on an error."""
-    from sauti.app.cli import write_run_config
-
     started = time.perf_counter()
     try:
         configfile, _ = write_run_config(files)

@@ -38,7 +38,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from sauti.core import audio
 from sauti.core.errors import SautiError
+from sauti.ml.bundle import predict
+from sauti.stages.segment import fit_lengths, speech_silero
 
 log = logging.getLogger("sauti.app.webdemo")
 
@@ -114,8 +117,6 @@ class DemoServer(ThreadingHTTPServer):
         """{"file", "duration", "prediction", "probabilities": {label: p}, "segments": [...]}
         or a SautiError for the user; `segments` (a timeline) for recordings longer than
         TIMELINE_FROM_S with more than one stretch of speech."""
-        from sauti.core import audio
-
         if not filename or not payload:
             raise SautiError("choose an audio file (wav, flac or ogg) first")
         suffix = Path(filename).suffix.lower()[:10] if Path(filename).suffix else ".wav"
@@ -147,8 +148,6 @@ class DemoServer(ThreadingHTTPServer):
 
     def _predict(self, path: str, duration: float) -> tuple[dict, list[dict]]:
         import pandas as pd
-
-        from sauti.ml.bundle import predict
 
         pieces = timeline_segments(path) if duration > TIMELINE_FROM_S else []
         if len(pieces) < 2:
@@ -183,9 +182,6 @@ class DemoServer(ThreadingHTTPServer):
 def timeline_segments(path: str) -> list[tuple[float, float]]:
     """Speech segments of a recording: silero VAD, then merged/split to SEGMENT_MIN_S ..
     SEGMENT_MAX_S exactly as the SEGMENT stage does (sauti.segment.fit_lengths)."""
-    from sauti.core import audio
-    from sauti.stages.segment import fit_lengths, speech_silero
-
     return fit_lengths(speech_silero(audio.read(path)), SEGMENT_MIN_S, SEGMENT_MAX_S)
 
 

@@ -2,7 +2,7 @@
 
 Why: a cached feature is only valid for the openSMILE (or parselmouth, librosa, torch ...) that
 computed it, while a sauti release that does not touch a stage keeps its results valid (sauti's
-own code changes are covered by sauti.workflow.plan.STAGE_VERSIONS). So a key carries the versions of the
+own code changes are covered by its version, sauti.core.keys.Keyed.version). So a key carries the versions of the
 distributions its stage calls, read with importlib.metadata: no library is imported while
 Snakemake builds the DAG.
 """

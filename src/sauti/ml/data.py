@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.config.nkululeko import (
+    filters as filter_list,  # Nkululeko's forms: [[col, [v, ...]]], {col: v}
+)
 from sauti.core import audio
 from sauti.core.errors import SautiError
 from sauti.core.paths import corpus_build_command
@@ -410,12 +413,12 @@ def select_and_split(
     parts = []
     for name, table in tables.items():
         spec = params["databases"][name]
-        table = _filter_rows(name, table, spec.get("filter") or [], drops)
-        table = _prepare_target(name, table, params, spec.get("mapping") or {}, drops)
+        table = filter_rows(name, table, spec.get("filter") or [], drops)
+        table = prepare_target(name, table, params, spec.get("mapping") or {}, drops)
         parts.append(table)
     data = pd.concat(parts, ignore_index=True)
     data = _filter_labels(data, params, drops)
-    data = _filter_length(data, params, drops)
+    data = filter_length(data, params, drops)
     data = _limit_per_speaker(data, params.get("samples_per_speaker"), seed, drops)
     if data.empty:
         raise SautiError(
@@ -438,23 +441,19 @@ def select_and_split(
     return data.sort_values(ID, kind="stable").reset_index(drop=True)
 
 
-def _filter_rows(
+def filter_rows(
     name: str, table: pd.DataFrame, filters: list, drops: DropLog | None = None
 ) -> pd.DataFrame:
-    from sauti.config.nkululeko import (
-        filters as filter_list,  # Nkululeko's forms: [[col, [v, ...]]], {col: v}
-    )
-
     def bad(why: str):
         raise SautiError(f"DATA.{name}.filter {filters!r}: {why} is not supported")
 
     for entry in filter_list(filters, bad):
-        column, values = entry[0], [_label_text(v) for v in entry[1:]]
+        column, values = entry[0], [label_text(v) for v in entry[1:]]
         if column not in table.columns:
             raise SautiError(
                 f"DATA.{name}.filter: no column '{column}' (columns: {', '.join(table.columns)})"
             )
-        keep = table[column].map(_label_text).isin(values)
+        keep = table[column].map(label_text).isin(values)
         if drops is not None:  # asked for: counted as a selection, not as a drop
             drops.record_rows(
                 table.assign(db=name), ~keep, f"DATA.{name}.filter {column} in {values}", "selected"
@@ -465,7 +464,7 @@ def _filter_rows(
     return table
 
 
-def _prepare_target(
+def prepare_target(
     name: str, table: pd.DataFrame, params: dict, mapping: dict, drops: DropLog | None = None
 ) -> pd.DataFrame:
     target = params["target"]
@@ -494,17 +493,17 @@ def _prepare_target(
             )
         table[target] = values.astype(float)
         return table
-    table[target] = table[target].map(_label_text)
+    table[target] = table[target].map(label_text)
     flat = {}
     for source, dest in mapping.items():
         for key in str(source).split(","):
-            flat[key.strip()] = _label_text(dest)
+            flat[key.strip()] = label_text(dest)
     if flat:
         table[target] = table[target].map(lambda v: flat.get(v, v))
     return table
 
 
-def _label_text(value) -> str:
+def label_text(value) -> str:
     """Labels are strings everywhere (1 and 1.0 read from CSVs must be the same label)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -515,7 +514,7 @@ def _filter_labels(data: pd.DataFrame, params: dict, drops: DropLog | None = Non
     labels = params.get("labels", "all")
     if params["type"] == "regression" or labels == "all":
         return data
-    wanted = [_label_text(label) for label in labels]
+    wanted = [label_text(label) for label in labels]
     present = set(data[params["target"]])
     absent = [label for label in wanted if label not in present]
     if absent:
@@ -530,7 +529,7 @@ def _filter_labels(data: pd.DataFrame, params: dict, drops: DropLog | None = Non
     return data[keep]
 
 
-def _filter_length(data: pd.DataFrame, params: dict, drops: DropLog | None = None) -> pd.DataFrame:
+def filter_length(data: pd.DataFrame, params: dict, drops: DropLog | None = None) -> pd.DataFrame:
     low, high = params.get("min_length"), params.get("max_length")
     short = data["duration"] < low if low is not None else pd.Series(False, index=data.index)
     long = data["duration"] > high if high is not None else pd.Series(False, index=data.index)
@@ -611,7 +610,7 @@ def _split_database(
         )
     _need_speaker(table, f"DATA.{name}.split_strategy {strategy}")
     balance = [target] + list(spec.get("balance") or []) if strategy == "balanced" else None
-    return _speaker_split(
+    return speaker_split(
         table,
         test_share,
         dev_share if with_dev else 0.0,
@@ -639,7 +638,7 @@ def _random_split(table, test_share, dev_share, stratify, seed) -> pd.Series:
     return split
 
 
-def _speaker_split(table, test_share, dev_share, stratify, seed, balance=None) -> pd.Series:
+def speaker_split(table, test_share, dev_share, stratify, seed, balance=None) -> pd.Series:
     """Speaker-disjoint split. For classification, speakers are drawn per majority label so every
     class reaches the test set where it can; `balanced` tries 200 seeded draws and keeps the one
     whose train/test label (and `balance` column) distributions differ least."""

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sauti.config.compose import expand_files
+from sauti.core.errors import SautiError
 from sauti.core.fileio import write_json, write_table
 
 FILE = "drops.json"
@@ -158,9 +160,6 @@ def summary_lines(root: str | Path, names: list[str], colour: bool | None = None
 
 def print_summary(configfiles: list[str | Path]) -> None:
     """Print the drop lines of every experiment in the files `sauti run` handed to Snakemake."""
-    from sauti.config.compose import expand_files
-    from sauti.core.errors import SautiError
-
     try:
         configs = expand_files([str(f) for f in configfiles]).configs
     except SautiError:  # already reported by the run itself

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sauti.core.fileio import write_json
+from sauti.core.fileio import copy_file, write_json
 from sauti.ml import metrics as M
 from sauti.ml import plots
 
@@ -121,8 +121,6 @@ def evaluate(
         )
     curves = info.get("curves")
     if curves and train_dir is not None:  # neural models (sauti.ml.deep): train/dev curves of run 0
-        from sauti.core.fileio import copy_file
-
         copy_file(Path(train_dir) / curves["file"], out_dir / curves["file"])
         images.append(
             {

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from sauti.ml.plots import _save  # noqa: E402
+from sauti.ml.plots import save_figure  # noqa: E402
 
 KINDS = ("violin", "box", "bar", "strip")
 
@@ -35,7 +35,7 @@ def value_counts_plot(
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def bias_overview_plot(table: pd.DataFrame, path: Path, title: str, fmt: str) -> Path:
@@ -50,7 +50,7 @@ def bias_overview_plot(table: pd.DataFrame, path: Path, title: str, fmt: str) ->
     ax.set_xlabel("effect size (Cramér's V, ε², or |r|)")
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def bias_pair_plot(data: pd.DataFrame, column: str, target: str, x_categorical: bool, y_categorical: bool,
@@ -74,7 +74,7 @@ def bias_pair_plot(data: pd.DataFrame, column: str, target: str, x_categorical: 
     ax.set_title(title)
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def _distribution(frame: pd.DataFrame, group: str, value: str, ax, kind: str) -> None:
@@ -105,7 +105,7 @@ def feature_plot(values: pd.Series, target: pd.Series, path: Path, title: str, k
     ax.set_ylabel(str(values.name))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def scatter_plot(
@@ -133,7 +133,7 @@ def scatter_plot(
     ax.set_yticks([])
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def tree_plot(
@@ -145,4 +145,4 @@ def tree_plot(
     plot_tree(estimator, max_depth=3, feature_names=feature_names, class_names=class_names, filled=True,
               fontsize=7, ax=ax, impurity=False)  # fmt: skip
     ax.set_title(title)
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)

@@ -1,6 +1,6 @@
 """REPORT.latex: the experiment report as a PDF, compiled with pdflatex.
 
-Why from the HTML report's view: sauti.stages.report.build_view already formats every number and
+Why from the HTML report's view: sauti.ml.report_view.build_view already formats every number and
 table (3-decimal metrics, per-class rows, the bias table, the SEGMENT/PREDICT sections), so the
 PDF shows exactly the values of report.html. Only the layout differs. The document uses
 packages of Debian's texlive-latex-base alone (graphicx, geometry), so a minimal TeX install
@@ -19,6 +19,7 @@ from typing import Any
 
 from sauti.core.errors import SautiError
 from sauti.core.fileio import copy_file, write_text
+from sauti.ml.report_view import build_view
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -89,8 +90,6 @@ def _images(items) -> list[tuple[Path, str]]:
 
 def latex_source(context: Mapping[str, Any]) -> tuple[str, list[Path]]:
     """The document's source and the figures it includes (fig1.png, fig2.png, ... in order)."""
-    from sauti.stages.report import build_view
-
     view = build_view(context)
     figures: list[Path] = []
 

@@ -38,6 +38,7 @@ from sklearn.utils.validation import has_fit_parameter
 from sauti.core.errors import SautiError
 from sauti.core.model_names import CLASSIFIERS, NEURAL_CLASSIFIERS, NEURAL_REGRESSORS, REGRESSORS
 from sauti.core.suggest import closest
+from sauti.ml.deep import cnn, mlp
 
 TASKS = ("classification", "regression")
 SCALERS = ("none", "standard", "robust", "minmax", "speaker")
@@ -422,21 +423,15 @@ def _build_lin_reg(cfg: _ModelConfig, seed: int):
 
 
 def _build_mlp(cfg: _ModelConfig, seed: int):
-    from sauti.ml.deep.mlp import build  # torch is imported only when a network is asked for
-
-    return build(cfg, "classification", seed)
+    return mlp.build(cfg, "classification", seed)
 
 
 def _build_cnn(cfg: _ModelConfig, seed: int):
-    from sauti.ml.deep.cnn import build  # torch is imported only when a network is asked for
-
-    return build(cfg, "classification", seed)
+    return cnn.build(cfg, "classification", seed)
 
 
 def _build_mlp_reg(cfg: _ModelConfig, seed: int):
-    from sauti.ml.deep.mlp import build
-
-    return build(cfg, "regression", seed)
+    return mlp.build(cfg, "regression", seed)
 
 
 _BUILDERS: dict[str, Callable] = {

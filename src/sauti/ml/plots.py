@@ -60,7 +60,7 @@ def confusion_matrix_plot(
     ax.set_xlabel("prediction")
     ax.set_ylabel("truth")
     ax.set_title(title)
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def regression_scatter_plot(truth, pred, path, title: str, fmt: str = "png") -> Path:
@@ -78,7 +78,7 @@ def regression_scatter_plot(truth, pred, path, title: str, fmt: str = "png") -> 
     ax.set_xlabel("truth")
     ax.set_ylabel("prediction")
     ax.set_title(f"{title} (CCC {ccc(truth, pred):.3f})")
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def runs_plot(
@@ -93,7 +93,7 @@ def runs_plot(
     ax.set_xticks([1], labels=[f"{len(values)} runs"])
     ax.set_ylabel(metric)
     ax.set_title(f"{title}\nmean {values.mean():.3f} ± {values.std():.3f}")
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
 def cv_folds_plot(fold_values: Sequence[float], path, title: str, fmt: str = "png") -> Path:
@@ -107,10 +107,10 @@ def cv_folds_plot(fold_values: Sequence[float], path, title: str, fmt: str = "pn
     ax.set_xlabel("fold")
     ax.set_title(title)
     ax.legend(loc="lower right")
-    return _save(fig, path, fmt)
+    return save_figure(fig, path, fmt)
 
 
-def _save(fig, path, fmt: str) -> Path:
+def save_figure(fig, path, fmt: str) -> Path:
     """Write `fig` atomically in `fmt` and close it, also when writing fails."""
     try:
         if fmt not in FORMATS:

@@ -17,6 +17,7 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedGrou
 from sauti.core.errors import SautiError
 from sauti.ml import metrics as M
 from sauti.ml.data import ID
+from sauti.ml.deep.mlp import validation_rows
 from sauti.ml.models import balance, fit_model, make_model, make_scaler, predict_proba
 
 log = logging.getLogger("sauti.train")
@@ -53,8 +54,6 @@ def fit_pipeline(
 
 def _early_stopping_rows(model, scaler, Xs, y, speakers, dev, params, seed):
     """(train X, train y, (X, y) to early-stop on or None) for a neural model; EXP.epochs set."""
-    from sauti.ml.deep.mlp import validation_rows
-
     if params.get("epochs"):  # EXP.epochs null: the model's own default (mlp 100, ...)
         model.set_params(epochs=int(params["epochs"]))
     if dev is not None and len(dev[0]):
@@ -114,7 +113,7 @@ def train_runs(data: pd.DataFrame, features: pd.DataFrame, params: dict) -> dict
                     scaler, model, features[mask], speakers[mask], params, labels
                 )
                 rows.append(
-                    _prediction_table(data[mask], y_all[mask], pred, proba, labels, run, split)
+                    run_predictions(data[mask], y_all[mask], pred, proba, labels, run, split)
                 )
         if run == 0:
             bundle = {
@@ -140,7 +139,7 @@ def train_runs(data: pd.DataFrame, features: pd.DataFrame, params: dict) -> dict
     return {"predictions": pd.concat(rows, ignore_index=True), "bundle": bundle, "info": info}
 
 
-def _prediction_table(rows, truth, pred, proba, labels, run, split) -> pd.DataFrame:
+def run_predictions(rows, truth, pred, proba, labels, run, split) -> pd.DataFrame:
     table = rows[ID].copy()
     table.insert(0, "split", split)
     table.insert(0, "run", run)

@@ -33,10 +33,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.core import audio
 from sauti.core.errors import SautiError
-from sauti.workflow.plan import Stage
+from sauti.core.fileio import atomic_path, read_json, read_table, write_table
+from sauti.core.keys import Keyed, Stage, make_stage, rekey
+from sauti.stages.base import StageSpec
+from sauti.stages.features import feature_stage
 
 log = logging.getLogger("sauti.augment")
+
+AUGMENT = Keyed("augment", 1, "samples.parquet", ("stages/augment.py", "core/audio.py"))
+
 
 SAMPLE_RATE = 16000
 ID = ["file", "start", "end"]
@@ -240,9 +247,6 @@ def augment_table(data: pd.DataFrame, params: dict, out_dir: str | Path) -> pd.D
     is a new whole file (start 0, end = its duration), and `augmented_from`,
     `augmented_from_start`, `augmented_from_end` name the source sample, `augmentation` the copy.
     """
-    from sauti.core import audio
-    from sauti.core.fileio import atomic_path
-
     selection = params["sample_selection"]
     rows = select_rows(data, selection).reset_index(drop=True)
     if rows.empty:
@@ -295,8 +299,6 @@ def augment_table(data: pd.DataFrame, params: dict, out_dir: str | Path) -> pd.D
 
 def augment_stage(split_path: str, params: dict, out_path: str) -> None:
     """The `augment` rule: the split table in, augmented wavs and their samples table out."""
-    from sauti.core.fileio import read_table, write_table
-
     data = read_table(split_path)
     table = augment_table(data, params, Path(out_path).parent)
     write_table(out_path, table)  # written last: a killed run leaves no table
@@ -331,13 +333,11 @@ class AugmentPlan:
 def plan_augment(cfg: dict, split: Stage, train: Stage, evaluate: Stage) -> AugmentPlan | None:
     """augment (AUGMENT slice + split key + seed), features per type of the augmented table, and
     train/evaluate reading original + augmented features; None without augmentations."""
-    from sauti.workflow.plan import feature_stage, make_stage
-
     section = cfg["AUGMENT"]
     if not section["augmentations"]:
         return None
     augment = make_stage(
-        "augment",
+        AUGMENT,
         {
             "augmentations": section["augmentations"],
             "copies": section["copies"],
@@ -347,8 +347,8 @@ def plan_augment(cfg: dict, split: Stage, train: Stage, evaluate: Stage) -> Augm
         (split,),
     )
     features = [feature_stage(kind, cfg, augment) for kind in cfg["FEATS"]["type"]]
-    with_aug = make_stage("train", train.params, (*train.upstream, augment, *features))
-    evaluated = make_stage("evaluate", evaluate.params, (with_aug,))
+    with_aug = rekey(train, (*train.upstream, augment, *features))
+    evaluated = rekey(evaluate, (with_aug,))
     return AugmentPlan(augment, features, with_aug, evaluated, train, evaluate)
 
 
@@ -407,8 +407,6 @@ def comparison(
 def publish_comparison(inputs: dict, config: dict, metrics: dict, exp_dir: str | Path) -> dict:
     """The report stage's part of aug_train: metrics.json gains the "augmentation" entry, and
     AUGMENT.result (when set) gets a CSV copy of the augmented samples table."""
-    from sauti.core.fileio import read_json, read_table, write_table
-
     augmented = read_table(inputs["augment"])
     entry = comparison(
         read_json(inputs["metrics_without"]),
@@ -420,3 +418,16 @@ def publish_comparison(inputs: dict, config: dict, metrics: dict, exp_dir: str |
     if config["AUGMENT"].get("result"):
         write_table(Path(exp_dir) / config["AUGMENT"]["result"], augmented)
     return {**metrics, "augmentation": entry}
+
+
+class Rules:
+    """What workflow/rules/augment.smk asks the registry (REG.spec("augment"))."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def split(self, w) -> str:
+        return self.registry.path_of(self.registry.data_upstream("augment", w.key))
+
+
+SPEC = StageSpec("augment", (AUGMENT,), rules=Rules)

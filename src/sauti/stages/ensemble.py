@@ -45,10 +45,23 @@ import pandas as pd
 
 from sauti.config.sections.ensemble import METHODS, REGRESSION_METHODS
 from sauti.core.errors import SautiError
-from sauti.core.fileio import read_json, read_table, write_json, write_table
+from sauti.core.fileio import (
+    publish_images,
+    read_json,
+    read_table,
+    write_json,
+    write_table,
+    write_text,
+)
+from sauti.core.keys import Keyed
 from sauti.ml.data import ID
+from sauti.stages.base import StageSpec
+from sauti.stages.summary import SCORES, bar_plot, markdown_table, render_page
 
 log = logging.getLogger("sauti.ensemble")
+
+ENSEMBLE = Keyed("ensemble", 1, None, ("stages/ensemble.py", "ml/metrics.py"))
+
 
 #: One line per method for reports (the module docstring is the precise definition).
 DESCRIPTIONS = {
@@ -68,7 +81,7 @@ _TOLERANCE = 1e-9
 def scores(table: pd.DataFrame, task: str, labels) -> dict:
     """evaluation.scores, imported on use: the config check imports this module, and the
     Snakefile should not pay for matplotlib when it only plans the DAG."""
-    from sauti.ml.evaluation import scores as _scores
+    from sauti.ml.evaluation import scores as _scores  # heavy: matplotlib
 
     return _scores(table, task, labels)
 
@@ -365,8 +378,6 @@ def _combine_members(members: dict, labels, method, threshold, weights):
 
 def _comparison(aligned: dict, metrics: dict, task: str, labels, method: str) -> pd.DataFrame:
     """Members and the ensemble on the same (aligned) test samples; dev headline when present."""
-    from sauti.stages.summary import SCORES
-
     key = SCORES[task][0]
     rows = []
     for name in aligned["test"]:
@@ -392,8 +403,7 @@ def ensemble_stage(
     prediction_paths: list[str], info_paths: list[str], params: dict, out_dir: str
 ) -> dict:
     """The keyed ensemble stage: metrics.json, predictions.parquet, comparison.csv, plots."""
-    from sauti.ml import plots
-    from sauti.stages.summary import bar_plot
+    from sauti.ml import plots  # heavy: matplotlib
 
     names = params["members"]
     tables = {n: read_table(p) for n, p in zip(names, prediction_paths, strict=True)}
@@ -453,9 +463,6 @@ def ensemble_report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     """<root>/<name>/: metrics.json, predictions.csv, comparison.csv/.md, images/, report.html."""
     import shutil
 
-    from sauti.core.fileio import publish_images, write_text
-    from sauti.stages.summary import markdown_table, render_page
-
     metrics = read_json(inputs["metrics"])
     comparison = read_table(inputs["comparison"])
     predictions = read_table(inputs["predictions"])
@@ -495,3 +502,6 @@ def ensemble_report_stage(inputs: dict, params: dict, outputs: dict) -> None:
     ]
     details.append(("ensemble cache key", params["key"]))
     render_page(f"{name}: ensemble", [intro], tables, copied, outputs["report"], details)
+
+
+SPEC = StageSpec("ensemble", (ENSEMBLE,))

@@ -22,11 +22,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sauti.core.errors import SautiError
+from sauti.core.fileio import atomic_path, read_table, write_json, write_table
+from sauti.core.keys import Keyed, Stage, make_stage
+from sauti.stages.base import StageSpec
+from sauti.stages.features import feature_matrix
 
 log = logging.getLogger("sauti.explore")
+
+#: 2: EXPL.shap draws a SHAP summary (was a note)
+EXPLORE = Keyed("explore", 2, "explore.json", ("stages/explore.py", "ml/explore_plots.py"))
+
 
 #: Columns that describe a sample's identity or bookkeeping, not tested for bias by default.
 #: `speaker` is left out because any speaker-level label (gender, age) trivially "depends" on
@@ -52,6 +59,8 @@ def is_categorical(values: pd.Series) -> bool:
 
 def cramers_v(table: np.ndarray) -> float:
     """Cramér's V of a contingency table (0 = independent, 1 = one determines the other)."""
+    from scipy import stats  # 0.5 s to import: explore jobs only, not the DAG build
+
     chi2 = stats.chi2_contingency(table, correction=False)[0]
     n = table.sum()
     k = min(table.shape) - 1
@@ -60,6 +69,8 @@ def cramers_v(table: np.ndarray) -> float:
 
 def test_pair(column: pd.Series, target: pd.Series, target_categorical: bool) -> dict | None:
     """The right test for (column, target); None when the column cannot be tested."""
+    from scipy import stats  # 0.5 s to import: explore jobs only, not the DAG build
+
     both = pd.DataFrame({"x": column, "y": target}).dropna()
     if len(both) < 3 or both["x"].nunique() < 2 or both["y"].nunique() < 2:
         return None
@@ -221,8 +232,6 @@ def shap_importance(features: pd.DataFrame, y: np.ndarray, task: str, seed: int,
     import matplotlib.pyplot as plt
     import xgboost
 
-    from sauti.core.fileio import atomic_path
-
     classification = task == "classification"
     X = features.to_numpy(float)
     target = pd.Series(y).astype("category") if classification else None
@@ -291,8 +300,7 @@ def run(
     params: the EXPL section plus target, type, random_seed, name and PLOT {kind, format}.
     Writes images, bias.csv and explore.json (the manifest the report reads) into out_dir.
     """
-    from sauti.core.fileio import write_json, write_table
-    from sauti.ml import explore_plots as P
+    from sauti.ml import explore_plots as P  # heavy: matplotlib
 
     out = ensure_dir(out_dir)
     target, task, seed = params["target"], params["type"], int(params["random_seed"])
@@ -414,3 +422,56 @@ def run(
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
+
+
+#: EXPL keys whose work needs the feature tables (the rest needs only the split table).
+EXPLORE_FEATURE_KEYS = ("feature_distributions", "scatter", "plot_tree", "shap")
+#: EXPL keys that request an explore stage at all.
+EXPLORE_KEYS = ("bias", "value_counts", "print_stats", *EXPLORE_FEATURE_KEYS)
+
+
+def plan_explore(cfg: dict, split: Stage, features: list[Stage]) -> Stage | None:
+    """The explore stage when EXPL asks for anything; it reads features only when needed, so
+    a FEATS change re-runs it only for feature plots."""
+    expl = cfg["EXPL"]
+    if not any(expl.get(k) for k in EXPLORE_KEYS):
+        return None
+    needs_features = any(expl.get(k) for k in EXPLORE_FEATURE_KEYS)
+    params = {
+        **expl,
+        "target": cfg["DATA"]["target"], "type": cfg["EXP"]["type"],
+        "random_seed": cfg["EXP"]["random_seed"], "name": cfg["EXP"]["name"],
+        "PLOT": {"kind": cfg["PLOT"]["kind"], "format": cfg["PLOT"]["format"]},
+        "feature_types": cfg["FEATS"]["type"] if needs_features else [],
+    }  # fmt: skip
+    return make_stage(EXPLORE, params, (split, *(features if needs_features else [])))
+
+
+def explore_stage(split_path: str, feature_paths: list[str], params: dict, out_dir) -> None:
+    """EXPL: statistics, bias check and plots on the split table (and features when asked)."""
+    data = read_table(split_path)
+    features = (
+        feature_matrix(data, feature_paths, params["feature_types"]) if feature_paths else None
+    )
+    manifest = run(data, features, params, out_dir)
+    if params.get("print_stats"):
+        log.info("dataset: %s", manifest["stats"])
+    flagged = [row["column"] for row in manifest["bias"] if row["flagged"]]
+    log.info("bias check: %d columns tested, flagged: %s", len(manifest["bias"]), flagged or "none")
+
+
+class Rules:
+    """What workflow/rules/explore.smk asks the registry (REG.spec("explore"))."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def inputs(self, w) -> dict:
+        upstream = self.registry.stage("explore", w.key).upstream
+        return {
+            "split": self.registry.path_of(upstream[0]),
+            "features": [self.registry.path_of(u) for u in upstream[1:]],
+        }
+
+
+SPEC = StageSpec("explore", (EXPLORE,), rules=Rules)

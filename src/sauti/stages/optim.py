@@ -22,19 +22,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import (
-    GroupKFold,
-    ParameterGrid,
-    ParameterSampler,
-    StratifiedGroupKFold,
-)
 
 from sauti.config.sections.optim import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from sauti.core.errors import SautiError
-from sauti.core.fileio import read_table, write_json, write_table
+from sauti.core.fileio import copy_file, read_json, read_table, write_json, write_table, write_text
+from sauti.core.keys import Keyed
 from sauti.ml import metrics as M
+from sauti.stages.base import StageSpec
+from sauti.stages.features import feature_matrix
+from sauti.stages.summary import bar_plot, markdown_table
+from sauti.stages.train import MODEL_SOURCES
 
 log = logging.getLogger("sauti.optim")
+
+#: 2: svm predicts with the decision function (as train 2)
+OPTIM = Keyed("optim", 2, None, ("stages/optim.py", *MODEL_SOURCES))
+
 
 #: Scores where smaller is better; every other metric is maximised.
 LOWER_IS_BETTER = ("mae", "mse")
@@ -66,6 +69,9 @@ def settings(spec: dict, search: str = "grid", n_iter: int = 10, seed: int = 42)
     """
     if not spec:
         raise SautiError("OPTIM.params is empty", hint="e.g. params: {C_val: [0.1, 1, 10]}")
+    # scikit-learn costs ~1 s to import: only optim jobs pay it, not every Snakemake start
+    from sklearn.model_selection import ParameterGrid, ParameterSampler
+
     if search == "grid":
         grid = {key: _grid_values(key, value) for key, value in spec.items()}
         return [_plain(s) for s in ParameterGrid(grid)]
@@ -145,6 +151,8 @@ def folds(y, groups, task: str, n_folds: int, seed: int) -> list[tuple[np.ndarra
     if n_speakers < 2:
         raise SautiError("OPTIM: cross-validation needs at least 2 speakers in the train split")
     k = int(min(n_folds, n_speakers))
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold  # heavy: job time only
+
     splitter = (
         StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=int(seed))
         if task == "classification"
@@ -176,7 +184,7 @@ def cv_search(
     seed: int,
 ) -> pd.DataFrame:
     """One row per setting: its values, cv_mean, cv_std (ddof 0) and each fold's score."""
-    from sauti.ml.training import fit_pipeline, predict_rows
+    from sauti.ml.training import fit_pipeline, predict_rows  # heavy: scikit-learn
 
     task = params["type"]
     splits = folds(y, groups, task, n_folds, seed)
@@ -224,9 +232,7 @@ def best_row(table: pd.DataFrame, metric: str) -> int:
 def optim_stage(split_path: str, feature_paths: list[str], params: dict, out_dir: str) -> dict:
     """Search, refit the best setting on the whole train split, score it on dev/test; write
     results.csv, best.json and optim.png into `out_dir`."""
-    from sauti.ml.training import fit_pipeline, predict_rows
-    from sauti.stages.common import feature_matrix
-    from sauti.stages.summary import bar_plot
+    from sauti.ml.training import fit_pipeline, predict_rows  # heavy: scikit-learn
 
     optim, task = params["OPTIM"], params["type"]
     data = read_table(split_path)
@@ -309,9 +315,6 @@ def _short(value) -> str:
 
 def optim_report_stage(inputs: dict, name: str, outputs: dict) -> None:
     """Copy the keyed search results to <root>/<name>/optim/ and add a markdown table."""
-    from sauti.core.fileio import copy_file, read_json, write_text
-    from sauti.stages.summary import markdown_table
-
     table = read_table(inputs["results"])
     best = read_json(inputs["best"])
     best_index = best_row(table, best["metric"])
@@ -346,3 +349,6 @@ def optim_report_stage(inputs: dict, name: str, outputs: dict) -> None:
     write_text(outputs["markdown"], "\n".join(lines) + "\n")
     copy_file(inputs["best"], outputs["best"])
     copy_file(inputs["plot"], outputs["plot"])
+
+
+SPEC = StageSpec("optim", (OPTIM,))

@@ -29,12 +29,29 @@ import pandas as pd
 
 from sauti.core import audio
 from sauti.core.errors import SautiError
-from sauti.workflow.plan import Stage, make_stage
+from sauti.core.fileio import (
+    atomic_path,
+    publish_images,
+    read_json,
+    read_table,
+    write_json,
+    write_table,
+)
+from sauti.core.keys import Keyed, Stage, make_stage
+from sauti.core.progress import bar as progress_bar
+from sauti.ml.bundle import load_bundle, predict
+from sauti.ml.deep.device import resolve_device
+from sauti.ml.deep.speaker_embeddings import embed_resemblyzer
+from sauti.ml.deep.ssl.encoder import embed, load_encoders
+from sauti.ml.vad import CHUNK, speech_probabilities
+from sauti.stages.base import StageSpec
+from sauti.stages.ssl import encoder_input, encoder_stage
 
 log = logging.getLogger("sauti")
 
-#: Targets sauti estimates by itself; anything else needs PREDICT.model.
-BUILTIN = ("speaker", "snr", "mos")
+PREDICT = Keyed("predict", 1, "predicted.parquet", ("stages/predict.py",))
+
+
 #: SNR estimates are clipped to this range (dB): digital silence would otherwise give infinity.
 SNR_RANGE = (-20.0, 80.0)
 
@@ -43,43 +60,19 @@ SNR_RANGE = (-20.0, 80.0)
 
 
 def plan_predict(cfg: dict, data: Stage) -> Stage | None:
-    """The predict stage (PREDICT slice + the data table's key), or None without targets."""
+    """The predict stage (PREDICT slice + the data table's key), or None without targets (the
+    targets and the device are checked when the config is resolved: sauti.config.sections.predict)."""
     section = cfg["PREDICT"]
     targets = list(section["targets"])
     if not targets:
         return None
-    from sauti.config.resolve import ConfigError
-
-    source = cfg.get("_source", "config")
-    others = [t for t in targets if t not in BUILTIN]
-    if others and not section["model"]:
-        raise ConfigError(
-            f"{source}: [PREDICT] targets: {others[0]!r} needs a model: set PREDICT.model to the "
-            f"model.joblib of an experiment trained for it (or a `sauti export` folder); "
-            f"built in are {', '.join(BUILTIN)}"
-        )
-    if len(others) > 1:
-        raise ConfigError(
-            f"{source}: [PREDICT] targets: one PREDICT.model predicts one target, not {others}"
-        )
-    if len(set(targets)) != len(targets):
-        raise ConfigError(f"{source}: [PREDICT] targets lists a target twice: {targets}")
-    if "speaker" in targets:
-        from sauti.config.device import check_device
-
-        try:
-            check_device(section["device"], "PREDICT.device")
-        except SautiError as err:  # at DAG time only ConfigError stops with one line
-            raise ConfigError(f"{source}: [PREDICT] {err}") from err
     params = {**section, "targets": targets, "random_seed": cfg["EXP"]["random_seed"]}
     if section["model"]:
         params["model"] = os.path.abspath(section["model"])
     upstream = (data,)
     if "speaker" in targets and section["speaker_embedding"] == "ssl":
-        from sauti.stages.ssl import encoder_stage
-
         upstream = (data, encoder_stage(cfg))  # its encoders.pt embeds the clips
-    return make_stage("predict", params, upstream)
+    return make_stage(PREDICT, params, upstream)
 
 
 # --------------------------------------------------------------------------- estimators
@@ -95,18 +88,12 @@ def estimate_speakers(
     """Speaker labels (S01.. by cluster size) for each signal, and how the count was chosen.
     Embeddings: resemblyzer, or with `encoders` (PREDICT.speaker_embedding ssl) the
     experiment's own SSL encoder file."""
-    from sauti.ml.deep.device import resolve_device
-
     if len(signals) < 2:
         raise SautiError("PREDICT speaker: clustering needs at least 2 samples")
     torch_device = str(resolve_device(device, "PREDICT.device"))
     if encoders:
-        from sauti.ml.deep.ssl.encoder import embed, load_encoders
-
         embeddings = embed(load_encoders(encoders)[0], signals, torch_device)
     else:
-        from sauti.ml.deep.speaker_embeddings import embed_resemblyzer
-
         embeddings = embed_resemblyzer(signals, torch_device)
     labels, info = cluster_speakers(embeddings, n_speakers, max_speakers)
     return labels, {**info, "embedding": "ssl" if encoders else "resemblyzer"}
@@ -147,8 +134,6 @@ def cluster_speakers(
 
 def estimate_snr(signal: np.ndarray) -> float:
     """SNR in dB from VAD speech vs non-speech chunk powers (see the module docstring)."""
-    from sauti.ml.vad import CHUNK, speech_probabilities
-
     probs = speech_probabilities(signal)
     n = len(probs)
     padded = np.zeros(n * CHUNK, dtype=np.float64)
@@ -210,8 +195,6 @@ def _dnsmos():
 
 def estimate_with_model(path: str, rows: pd.DataFrame) -> tuple[str, np.ndarray]:
     """(the bundle's target, its prediction for each row) with the training-time pipeline."""
-    from sauti.ml.bundle import load_bundle, predict
-
     bundle = load_bundle(path)
     speakers = rows[["speaker"]] if "speaker" in rows else pd.DataFrame(index=rows.index)
     samples = pd.concat([rows[["file", "start", "end"]], speakers], axis=1)
@@ -225,8 +208,6 @@ def predict_table(
     data: pd.DataFrame, params: dict, encoders: str | None = None
 ) -> tuple[pd.DataFrame, dict]:
     """`data` with est_<target> columns (empty outside PREDICT.sample_selection), and facts."""
-    from sauti.core.progress import bar as progress_bar
-
     selection = params["sample_selection"]
     chosen = (data["split"] == selection) if selection != "all" else pd.Series(True, data.index)
     rows = data[chosen]
@@ -301,8 +282,6 @@ def predict_stage(
 ) -> None:
     """The `predict` rule: data table in; predicted table, plots and manifest out.
     `encoders`: the SSL encoder file with PREDICT.speaker_embedding ssl."""
-    from sauti.core.fileio import read_table, write_json, write_table
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table, facts = predict_table(read_table(data_path), params, encoders)
@@ -333,8 +312,6 @@ def _plot(values: pd.Series, target: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sauti.core.fileio import atomic_path
-
     fig, ax = plt.subplots(figsize=(6, 3.2))
     numeric = pd.api.types.is_numeric_dtype(values) and target in ("snr", "mos")
     if numeric:
@@ -358,8 +335,6 @@ def _plot(values: pd.Series, target: str, path: Path) -> None:
 
 def publish(manifest_path: str, table_path: str, exp_dir: Path) -> dict:
     """Write `predicted.csv` and the plots next to the report; return the report section."""
-    from sauti.core.fileio import publish_images, read_json, read_table, write_table
-
     manifest = read_json(manifest_path)
     write_table(exp_dir / "predicted.csv", read_table(table_path))
     images = publish_images(
@@ -389,7 +364,7 @@ def publish(manifest_path: str, table_path: str, exp_dir: Path) -> dict:
     }
 
 
-class PredictInputs:
+class Rules:
     """What workflow/rules/predict.smk asks about a predict stage (kept out of sauti.workflow.registry)."""
 
     def __init__(self, registry):
@@ -399,10 +374,12 @@ class PredictInputs:
         stage = self.registry.stage("predict", w.key)
         data = stage.upstream[0]
         model = stage.params.get("model")
-        from sauti.stages.ssl import encoder_input
 
         return {
             "data": self.registry.path(data.stage, data.key),
             **({"model": model} if model and os.path.isfile(model) else {}),
             **encoder_input(self.registry, stage),  # PREDICT.speaker_embedding ssl
         }
+
+
+SPEC = StageSpec("predict", (PREDICT,), rules=Rules)

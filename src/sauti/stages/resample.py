@@ -26,20 +26,25 @@ import soundfile
 from sauti.core import audio
 from sauti.core.errors import SautiError
 from sauti.core.fileio import atomic_path, copy_file, read_table, write_table
-from sauti.workflow.plan import ExperimentPlan, Stage, make_stage
+from sauti.core.keys import Keyed, Stage, make_stage
+from sauti.stages.base import StageSpec
 
 log = logging.getLogger("sauti.resample")
+
+RESAMPLE = Keyed("resample", 1, None, ("stages/resample.py", "core/audio.py"))
+
 
 TABLE = "resampled.parquet"
 
 
-def resample_stage_for(plan: ExperimentPlan) -> Stage:
-    """The keyed resample stage of an experiment: its data table and the selection."""
+def resample_stage_for(plan) -> Stage:
+    """The keyed resample stage of an experiment (its sauti.workflow.plan.ExperimentPlan): its
+    data table and the selection."""
     params = {
         "sample_selection": plan.config["EXP"]["sample_selection"],
         "sample_rate": audio.SAMPLE_RATE,
     }
-    return make_stage("resample", params, (plan.data,))
+    return make_stage(RESAMPLE, params, (plan.data,))
 
 
 def resample_stage(data_path: str, params: dict, out_path: str) -> None:
@@ -88,3 +93,6 @@ def check_target(name: str) -> None:
         raise SautiError(
             f"RESAMPLE.target {name!r}: expected a CSV file name such as data_resampled.csv"
         )
+
+
+SPEC = StageSpec("resample", (RESAMPLE,))

@@ -23,11 +23,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.config.sections.segment import selected_databases
 from sauti.core import audio
 from sauti.core.errors import SautiError
-from sauti.workflow.plan import Stage, make_stage
+from sauti.core.fileio import (
+    atomic_path,
+    publish_images,
+    read_json,
+    read_table,
+    write_json,
+    write_table,
+)
+from sauti.core.keys import Keyed, Stage, make_stage
+from sauti.core.progress import bar as progress_bar
+from sauti.ml.drops import DropLog
+from sauti.ml.vad import speech_segments
+from sauti.stages.base import StageSpec
 
 log = logging.getLogger("sauti")
+
+SEGMENT = Keyed("segment", 1, "segments.parquet", ("stages/segment.py", "ml/vad.py"))
+
 
 #: Speech stretches are merged across pauses at most this long (seconds).
 MERGE_GAP = 1.0
@@ -40,25 +56,9 @@ PYANNOTE_MODEL = "pyannote/speaker-diarization-3.1"
 # --------------------------------------------------------------------------- plan
 
 
-def selected_databases(cfg: dict) -> list[str]:
-    """SEGMENT.databases resolved against DATA.databases (`all` = every database)."""
-    wanted = cfg["SEGMENT"]["databases"]
-    names = list(cfg["DATA"]["databases"])
-    if wanted == "all":
-        return names
-    unknown = [n for n in wanted if n not in names]
-    if unknown:
-        from sauti.config.resolve import ConfigError
-
-        raise ConfigError(
-            f"{cfg.get('_source', 'config')}: [SEGMENT] databases: {unknown[0]!r} is not one of "
-            f"DATA.databases ({', '.join(names)})"
-        )
-    return list(wanted)
-
-
 def plan_segment(cfg: dict, split: Stage) -> Stage | None:
-    """The segment stage (SEGMENT slice + split key), or None when no database is segmented."""
+    """The segment stage (SEGMENT slice + split key), or None when no database is segmented
+    (SEGMENT.databases is checked against DATA.databases by sauti.config.sections.segment)."""
     databases = selected_databases(cfg)
     if not databases:
         return None
@@ -67,7 +67,7 @@ def plan_segment(cfg: dict, split: Stage) -> Stage | None:
     params["databases"] = databases
     if section["method"] == "pyannote":
         params["hf_token_set"] = bool(cfg["MODEL"].get("hf_token"))  # never the token itself
-    return make_stage("segment", params, (split,))
+    return make_stage(SEGMENT, params, (split,))
 
 
 # --------------------------------------------------------------------------- lengths
@@ -102,8 +102,6 @@ def fit_lengths(
 
 
 def speech_silero(signal: np.ndarray) -> list[tuple[float, float]]:
-    from sauti.ml.vad import speech_segments
-
     return speech_segments(signal)
 
 
@@ -164,8 +162,6 @@ def segment_table(
     """Every selected row replaced by its speech segments (labels, speaker and split inherited);
     other rows unchanged. Adds source_start/source_end: the row a segment was cut from.
     Rows without speech of min_length are recorded in `drops` (a sauti.ml.drops.DropLog)."""
-    from sauti.core.progress import bar as progress_bar
-
     selection = params["sample_selection"]
     chosen = data["db"].isin(params["databases"]) if "db" in data else pd.Series(True, data.index)
     if selection != "all":
@@ -219,9 +215,6 @@ def segment_table(
 
 def segment_stage(split_path: str, params: dict, out_dir: str, token: str | None = None) -> None:
     """The `segment` rule: split table in; segments table, duration histogram and manifest out."""
-    from sauti.core.fileio import read_table, write_json, write_table
-    from sauti.ml.drops import DropLog
-
     out = Path(out_dir)
     data = read_table(split_path)
     drops = DropLog("segment", out)
@@ -265,8 +258,6 @@ def durations_plot(before: np.ndarray, after: np.ndarray, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sauti.core.fileio import atomic_path
-
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharex=True)
     bins = np.linspace(0, max(before.max(initial=0), after.max(initial=0)) or 1, 30)
     for ax, values, title in ((axes[0], before, "before"), (axes[1], after, "after")):
@@ -288,8 +279,6 @@ def publish(manifest_path: str, segments_path: str, exp_dir: Path, target: str) 
     """Copy the segments table (as `<db><segment_target>.csv` per database, usable as a
     database CSV by other experiments) and the histogram next to the report; return the
     report section."""
-    from sauti.core.fileio import publish_images, read_json, read_table, write_table
-
     manifest = read_json(manifest_path)
     table = read_table(segments_path)
     files = []
@@ -325,7 +314,7 @@ def publish(manifest_path: str, segments_path: str, exp_dir: Path, target: str) 
 # --------------------------------------------------------------------------- rules
 
 
-class SegmentInputs:
+class Rules:
     """What workflow/rules/segment.smk asks about a segment stage (kept out of sauti.workflow.registry)."""
 
     def __init__(self, registry):
@@ -341,3 +330,6 @@ class SegmentInputs:
             if plan.segment is not None and plan.segment.key == w.key:
                 return plan.config["MODEL"].get("hf_token")
         return None
+
+
+SPEC = StageSpec("segment", (SEGMENT,), rules=Rules)

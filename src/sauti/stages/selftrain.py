@@ -43,12 +43,33 @@ import numpy as np
 import pandas as pd
 
 from sauti.config.sections.selftrain import student_model
+from sauti.core import audio
 from sauti.core.errors import SautiError
-from sauti.core.fileio import read_json, read_table, write_json, write_table
+from sauti.core.fileio import (
+    atomic_path,
+    read_json,
+    read_table,
+    write_json,
+    write_round_table,
+    write_table,
+)
+from sauti.core.keys import Keyed, make_stage
+from sauti.core.progress import bar as progress_bar
 from sauti.ml import metrics as M
-from sauti.ml.data import ID
+from sauti.ml import vad
+from sauti.ml.data import ID, filter_length, filter_rows, label_text, speaker_split
+from sauti.ml.drops import DropLog
+from sauti.stages.base import StageSpec
+from sauti.stages.features import feature_matrix, feature_options, feature_stage
+from sauti.stages.samples import database_stages
+from sauti.stages.train import MODEL_SOURCES
 
 log = logging.getLogger("sauti.stages.selftrain")
+
+VAD = Keyed("vad", 1, "speech.parquet", ("ml/vad.py",))
+#: 2: svm decision function; proba confidence of the pseudo label
+SELFTRAIN = Keyed("selftrain", 2, "round.json", ("stages/selftrain.py", *MODEL_SOURCES))
+
 
 #: SELFTRAIN keys that shape the teacher (round 0); the other keys only shape rounds >= 1.
 TEACHER_KEYS = ("holdout",)
@@ -88,8 +109,6 @@ def plan_selftrain(cfg: dict, data_stage, features: list) -> SelftrainPlan | Non
     """samples, features and vad stages of the DATA.unlabelled databases, and one keyed
     `selftrain` stage per round: round 0 (teacher) reads the data table and features, round r
     also round r-1 and the pool's stages. None when SELFTRAIN.rounds is 0."""
-    from sauti.workflow.plan import _feature_options, database_stages, feature_stage, make_stage
-
     section, data, exp, feats = cfg["SELFTRAIN"], cfg["DATA"], cfg["EXP"], cfg["FEATS"]
     if not section["rounds"]:
         return None
@@ -99,16 +118,16 @@ def plan_selftrain(cfg: dict, data_stage, features: list) -> SelftrainPlan | Non
     pool_features = [
         feature_stage(kind, cfg, stage) for kind in feats["type"] for stage in samples.values()
     ]
-    vads = [make_stage("vad", VAD_PARAMS, (stage,)) for stage in samples.values()]
+    vads = [make_stage(VAD, VAD_PARAMS, (stage,)) for stage in samples.values()]
     common = {
         "target": data["target"], "labels": data["labels"], "type": exp["type"],
         "epochs": exp["epochs"], "scale": feats["scale"], "balancing": feats["balancing"],
         "feature_types": feats["type"],
-        "feature_options": {k: _feature_options(k, feats) for k in feats["type"]},
+        "feature_options": {k: feature_options(k, feats) for k in feats["type"]},
         "random_seed": exp["random_seed"] if section["seed"] is None else section["seed"],
         "holdout": section["holdout"], "name": exp["name"],
     }  # fmt: skip
-    rounds = [make_stage("selftrain", {**common, "round": 0, "teacher": cfg["MODEL"]}, (data_stage, *features))]  # fmt: skip
+    rounds = [make_stage(SELFTRAIN, {**common, "round": 0, "teacher": cfg["MODEL"]}, (data_stage, *features))]  # fmt: skip
     student = {
         **common,
         **{k: section[k] for k in ROUND_KEYS},
@@ -118,11 +137,11 @@ def plan_selftrain(cfg: dict, data_stage, features: list) -> SelftrainPlan | Non
     }  # fmt: skip
     for r in range(1, int(section["rounds"]) + 1):
         upstream = (rounds[-1], data_stage, *features, *labels.values(), *pool_features, *vads)
-        rounds.append(make_stage("selftrain", {**student, "round": r}, upstream))
+        rounds.append(make_stage(SELFTRAIN, {**student, "round": r}, upstream))
     return SelftrainPlan(samples, pool_features, vads, rounds)
 
 
-class SelftrainInputs:
+class Rules:
     """Input functions of the rules `vad`, `selftrain` and `selftrain_results` (the rule file
     stays declarative; the registry knows the stages through ExperimentPlan.stages())."""
 
@@ -208,8 +227,6 @@ def add_noise(X: pd.DataFrame, y, level: float, copies: int, seed: int):
 def holdout_mask(data: pd.DataFrame, share: float, target: str, task: str, seed: int):
     """Speaker-disjoint share of the train rows for early stopping when there is no dev split
     (stratified by each speaker's majority label, like the dev split); all False for share 0."""
-    from sauti.ml.data import _speaker_split
-
     train = data["split"] == "train"
     mask = np.zeros(len(data), dtype=bool)
     if share <= 0 or (data["split"] == "dev").any():
@@ -220,7 +237,7 @@ def holdout_mask(data: pd.DataFrame, share: float, target: str, task: str, seed:
             "SELFTRAIN.holdout needs at least 2 train speakers",
             hint="set SELFTRAIN.holdout = 0 or use EXP.traindevtest for a dev split",
         )
-    roles = _speaker_split(rows, share, 0.0, target if task == "classification" else None, seed)
+    roles = speaker_split(rows, share, 0.0, target if task == "classification" else None, seed)
     mask[np.flatnonzero(train.to_numpy())[(roles == "test").to_numpy()]] = True
     return mask
 
@@ -235,14 +252,14 @@ class Model:
     labels: list | None
 
     def predict(self, X, speakers):
-        from sauti.ml.training import predict_rows
+        from sauti.ml.training import predict_rows  # heavy: scikit-learn
 
         return predict_rows(self.scaler, self.model, X, speakers, self.params, self.labels)
 
 
 def fit(X, y, speakers, model_cfg: dict, params: dict, seed: int, labels) -> Model:
     """The training-time pipeline of sauti.ml.training (scaler and balancing on these rows only)."""
-    from sauti.ml.training import fit_pipeline
+    from sauti.ml.training import fit_pipeline  # heavy: scikit-learn
 
     fit_params = {
         "scale": params["scale"],
@@ -297,10 +314,6 @@ def headline(task: str) -> str:
 def vad_stage(samples_path: str, params: dict, out_path: str) -> None:
     """Silero speech ratio of every sample of an unlabelled database (keyed by its samples only,
     so changing SELFTRAIN.vad_threshold re-runs the rounds but never the VAD)."""
-    from sauti.core import audio
-    from sauti.core.progress import bar as progress_bar
-    from sauti.ml import vad
-
     samples = read_table(samples_path)
     ratios = [
         vad.speech_ratio(audio.read(row.file, row.start, row.end), params["threshold"])
@@ -316,17 +329,14 @@ def pool_table(samples_paths, feature_paths, speech_paths, params: dict, drops=N
     """The unlabelled databases' rows (their own filter, mapping and the length limits) with
     truth (NaN where unknown), speaker and speech ratio, and their feature matrix. What the
     filter and the length limits leave out goes to `drops` (a sauti.ml.drops.DropLog)."""
-    from sauti.ml.data import _filter_length, _filter_rows
-    from sauti.stages.common import feature_matrix
-
     target = params["target"]
     frames = []
     for path, speech in zip(samples_paths, speech_paths, strict=True):
         table = read_table(path)
         name = str(table["db"].iloc[0])
         spec = params["unlabelled"][name]
-        table = _filter_rows(name, table, spec.get("filter") or [], drops)
-        table = _filter_length(table, params, drops)
+        table = filter_rows(name, table, spec.get("filter") or [], drops)
+        table = filter_length(table, params, drops)
         if target in table.columns:
             truth = table[target]
             if params["type"] == "classification":
@@ -349,22 +359,16 @@ def pool_table(samples_paths, feature_paths, speech_paths, params: dict, drops=N
 
 def _mapped(truth: pd.Series, mapping: dict) -> pd.Series:
     """Labels as text with the database's mapping applied (as sauti.ml.data does); NaN stays NaN."""
-    from sauti.ml.data import _label_text
-
     flat = {}
     for source, dest in mapping.items():
         for key in str(source).split(","):
-            flat[key.strip()] = _label_text(dest)
-    return truth.map(lambda v: np.nan if pd.isna(v) else flat.get(_label_text(v), _label_text(v)))
+            flat[key.strip()] = label_text(dest)
+    return truth.map(lambda v: np.nan if pd.isna(v) else flat.get(label_text(v), label_text(v)))
 
 
 def round_stage(inputs: dict, params: dict, out_dir: str) -> None:
     """One self-training round (round 0: the teacher). See the module docstring."""
     import joblib
-
-    from sauti.core.fileio import atomic_path
-    from sauti.ml.drops import DropLog
-    from sauti.stages.common import feature_matrix
 
     out, r = Path(out_dir), int(params["round"])
     task, target, seed = params["type"], params["target"], int(params["random_seed"])
@@ -467,9 +471,9 @@ def _training_rows(X, y, speakers, kept: pd.DataFrame, pool: pd.DataFrame, PX: p
 
 def _predictions(rows, truth, pred, proba, labels, split) -> pd.DataFrame:
     """The train stage's predictions contract (run 0), split = dev, holdout or test."""
-    from sauti.ml.training import _prediction_table
+    from sauti.ml.training import run_predictions  # heavy: scikit-learn
 
-    return _prediction_table(rows, truth, pred, proba, labels, 0, split)
+    return run_predictions(rows, truth, pred, proba, labels, 0, split)
 
 
 def _progress(inputs: dict, params: dict, results: dict, dev_name, task: str) -> dict:
@@ -500,8 +504,6 @@ def _pass_through(inputs: dict, params: dict, out: Path) -> None:
     previous = Path(inputs["previous"]).parent
     state = read_json(inputs["previous"])
     for name in ("model.joblib", "predictions.parquet"):
-        from sauti.core.fileio import atomic_path
-
         with atomic_path(out / name) as tmp:
             shutil.copyfile(previous / name, tmp)
     write_table(out / "pseudo.parquet", pd.DataFrame(columns=[*ID, *PSEUDO_COLUMNS]))
@@ -590,8 +592,6 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def publish_rounds(round_paths: list[str], out_dir: str) -> dict:
     """Write selftrain.json, rounds.csv, rounds.md and rounds.png into `out_dir`."""
-    from sauti.core.fileio import write_round_table
-
     states = sorted((read_json(p) for p in round_paths), key=lambda s: s["round"])
     out = Path(out_dir)
     table = round_rows(states)
@@ -682,3 +682,6 @@ def report_section(summary_path: str) -> dict:
             }
         ],
     }
+
+
+SPEC = StageSpec("selftrain", (VAD, SELFTRAIN), rules=Rules)

@@ -40,10 +40,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.config.device import wants_gpu
 from sauti.config.sections.separate import selected_databases
+from sauti.core.audio import SAMPLE_RATE, read
+from sauti.core.digests import MISSING, hash_file
 from sauti.core.errors import SautiError
+from sauti.core.fileio import (
+    atomic_path,
+    read_json,
+    read_table,
+    write_json,
+    write_round_table,
+    write_table,
+)
+from sauti.core.keys import Keyed, make_stage, rekey
+from sauti.core.paths import corpus_build_command
+from sauti.ml.deep import separator as S
+from sauti.ml.deep.pretrained_separator import load_pretrained
+from sauti.ml.vad import speech_ratio
+from sauti.stages.base import StageSpec
+from sauti.stages.selftrain import headline
 
 log = logging.getLogger("sauti.stages.separate")
+
+_SEPARATE_SOURCES = (
+    "stages/separate.py",
+    "ml/deep/separator.py",
+    "ml/deep/pretrained_separator.py",
+)
+SEPARATE_TRAIN = Keyed("separate_train", 1, "round.json", _SEPARATE_SOURCES)
+SEPARATE = Keyed("separate", 1, "separated.parquet", _SEPARATE_SOURCES)
+
 
 #: Columns a separation corpus CSV needs (resources/demo/build_separation_corpus.sh writes them).
 CORPUS_COLUMNS = ("file", "voice", "background", "split")
@@ -74,8 +101,6 @@ class SeparatePlan:
 def plan_separate(cfg: dict, split) -> SeparatePlan | None:
     """The rounds (from SEPARATE.corpus) and the separate stage of SEPARATE.databases; None
     when SEPARATE names neither a corpus nor a pretrained model."""
-    from sauti.workflow.plan import make_stage
-
     section, exp = cfg["SEPARATE"], cfg["EXP"]
     if not (section["corpus"] or section["pretrained"]):
         return None
@@ -87,10 +112,10 @@ def plan_separate(cfg: dict, split) -> SeparatePlan | None:
             "corpus": os.path.abspath(os.path.expanduser(section["corpus"])),
             "seed": seed,
         }  # fmt: skip
-        rounds.append(make_stage("separate_train", {**teacher, "round": 0}, content=_corpus_content(teacher["corpus"])))  # fmt: skip
+        rounds.append(make_stage(SEPARATE_TRAIN, {**teacher, "round": 0}, content=_corpus_content(teacher["corpus"])))  # fmt: skip
         student = {**teacher, **{k: section[k] for k in ROUND_KEYS}}
         for r in range(1, int(section["rounds"]) + 1):
-            rounds.append(make_stage("separate_train", {**student, "round": r}, (rounds[-1],)))
+            rounds.append(make_stage(SEPARATE_TRAIN, {**student, "round": r}, (rounds[-1],)))
     databases = selected_databases(cfg)
     separate = None
     if databases:
@@ -101,15 +126,13 @@ def plan_separate(cfg: dict, split) -> SeparatePlan | None:
             "databases": databases, "shards": section["shards"], "pretrained": pretrained,
             "device": section["device"],
         }  # fmt: skip
-        separate = make_stage("separate", params, (split, *rounds[-1:]))
+        separate = make_stage(SEPARATE, params, (split, *rounds[-1:]))
     return SeparatePlan(rounds, separate)
 
 
 def _corpus_content(path: str) -> dict:
     """The corpus CSV's digest, in round 0's key (and so in every round's): a rebuilt corpus
     retrains instead of reusing rounds trained on the old one."""
-    from sauti.core.digests import MISSING, hash_file
-
     return {"corpus": hash_file(path) if os.path.isfile(path) else MISSING}
 
 
@@ -117,15 +140,13 @@ def plan_baseline(train, evaluate, split, recordings: list) -> tuple:
     """The experiment's train and evaluate stages on the recordings themselves (same settings),
     for the report's with/without comparison; () when the model does not read the separated
     table directly (a fine-tuned model, or SEGMENT after SEPARATE)."""
-    from sauti.workflow.plan import make_stage
-
     if train.stage != "train" or train.upstream[0].stage != "separate":
         return ()
-    baseline = make_stage("train", train.params, (split, *recordings))
-    return (baseline, make_stage("evaluate", evaluate.params, (baseline,)))
+    baseline = rekey(train, (split, *recordings))
+    return (baseline, rekey(evaluate, (baseline,)))
 
 
-class SeparateInputs:
+class Rules:
     """Input functions of workflow/rules/separate.smk (the rule file stays declarative)."""
 
     def __init__(self, registry):
@@ -150,8 +171,6 @@ class SeparateInputs:
 
     def gpu(self, stage: str):
         def gpu(w):
-            from sauti.config.device import wants_gpu  # torch-free
-
             return int(wants_gpu(self.registry.stage(stage, w.key).params["device"]))
 
         return gpu
@@ -185,8 +204,6 @@ def load_corpus(path: str) -> dict[str, pd.DataFrame]:
     A missing corpus is a run-time error, like a missing DATA CSV: shipped examples name
     corpora that `make` builds on the user's machine."""
     if not Path(path).is_file():
-        from sauti.core.paths import corpus_build_command
-
         raise SautiError(
             f"SEPARATE.corpus {path} does not exist",
             hint=f"build it with: {corpus_build_command(path) or 'resources/demo/build_separation_corpus.sh OUTDIR'}",
@@ -218,8 +235,6 @@ def load_corpus(path: str) -> dict[str, pd.DataFrame]:
 
 
 def read_all(files) -> list[np.ndarray]:
-    from sauti.core.audio import read
-
     return [read(f) for f in files]
 
 
@@ -248,8 +263,6 @@ def sdr(reference: np.ndarray, estimate: np.ndarray) -> tuple[float, float]:
 def evaluate(separator, test: pd.DataFrame) -> dict:
     """Mean SDR / SI-SDR of `separator` (signal -> voice) on the test mixtures, the mixtures'
     own SDR (the floor) and the real-time factor of separating them."""
-    from sauti.core.audio import read
-
     rows, seconds, audio_seconds = [], 0.0, 0.0
     for row in test.itertuples(index=False):
         mixture, voice = read(row.file), read(row.voice)
@@ -271,22 +284,15 @@ def evaluate(separator, test: pd.DataFrame) -> dict:
 @lru_cache(maxsize=4096)
 def _floor(mixture_file: str, voice_file: str) -> tuple[float, float]:
     """(SDR, SI-SDR) of the mixture itself: the same in every round (cached per process)."""
-    from sauti.core.audio import read
-
     return sdr(read(voice_file), read(mixture_file))
 
 
 @lru_cache(maxsize=4096)
 def _mixture_activity(file: str) -> float:
-    from sauti.core.audio import read
-    from sauti.ml.vad import speech_ratio
-
     return speech_ratio(read(file), VAD_THRESHOLD)
 
 
 def activities(signals) -> np.ndarray:
-    from sauti.ml.vad import speech_ratio
-
     return np.array([speech_ratio(s, VAD_THRESHOLD) for s in signals])
 
 
@@ -295,8 +301,6 @@ def activities(signals) -> np.ndarray:
 
 def run_round(corpus: dict, params: dict, previous_model=None) -> dict:
     """Train one round (module docstring) and score it; returns {net, state, pseudo}."""
-    from sauti.ml.deep import separator as S
-
     r = int(params["round"])
     train = corpus["train"]
     voices, backgrounds = read_all(train["voice"]), read_all(train["background"])
@@ -334,9 +338,6 @@ def run_round(corpus: dict, params: dict, previous_model=None) -> dict:
 
 def round_stage(previous: list[str], params: dict, out_dir: str) -> None:
     """The `separate_train` rule: model.pt, pseudo.parquet and round.json (written last)."""
-    from sauti.core.fileio import read_json, write_json, write_table
-    from sauti.ml.deep import separator as S
-
     out = Path(out_dir)
     corpus = load_corpus(params["corpus"])
     model = S.load(Path(previous[0]).parent / "model.pt") if previous else None
@@ -354,11 +355,7 @@ def round_stage(previous: list[str], params: dict, out_dir: str) -> None:
 
 def load_separator(params: dict, model_path: str | None):
     """signal -> voice: the last round's U-Net, or SEPARATE.pretrained's separator."""
-    from sauti.ml.deep import separator as S
-
     if params.get("pretrained"):
-        from sauti.ml.deep.pretrained_separator import load_pretrained
-
         return load_pretrained(params["pretrained"], params["device"])
     net = S.load(model_path)
     return lambda signal: S.separate(net, signal, params["device"])
@@ -374,9 +371,6 @@ def separate_shard(split_path: str, model_path, params: dict, shard: int, n: int
     """Separate this shard's recordings: wav files under <key>/wav/, one table row each."""
     import soundfile as sf
     from tqdm import tqdm
-
-    from sauti.core.audio import SAMPLE_RATE, read
-    from sauti.core.fileio import atomic_path, read_table, write_table
 
     data = read_table(split_path)
     rows = shard_rows(data, params["databases"], shard, n)
@@ -397,8 +391,6 @@ def separate_shard(split_path: str, model_path, params: dict, shard: int, n: int
 def merge_shards(split_path: str, shard_paths: list[str], params: dict, out_dir: str) -> None:
     """separated.parquet: the split table with the separated rows pointing at their voice
     tracks (start 0, end = duration; provenance in separated_from*), the rest unchanged."""
-    from sauti.core.fileio import read_table, write_json, write_table
-
     data = read_table(split_path)
     table = data.copy()
     table[PROVENANCE[0]], table[PROVENANCE[1]], table[PROVENANCE[2]] = data["file"], data["start"], data["end"]  # fmt: skip
@@ -447,8 +439,6 @@ def round_rows(states: list[dict]) -> pd.DataFrame:
 
 def publish_rounds(round_paths: list[str], out_dir: str) -> dict:
     """separation.json, rounds.csv, rounds.md and sdr.png in `out_dir` (not cached)."""
-    from sauti.core.fileio import read_json, write_json, write_round_table
-
     states = sorted((read_json(p) for p in round_paths), key=lambda s: s["round"])
     out = Path(out_dir)
     table = round_rows(states)
@@ -491,8 +481,6 @@ def plot_rounds(table: pd.DataFrame, path) -> None:
 def report_section(summary_path: str | None, manifest_path: str | None, compare: dict | None) -> dict:  # fmt: skip
     """The report's Separation section: SDR per round, what was separated, and the
     experiment's headline result with and without separation."""
-    from sauti.core.fileio import read_json
-
     note, table, images = [], None, []
     if summary_path:
         result = read_json(summary_path)
@@ -531,9 +519,6 @@ def report_section(summary_path: str | None, manifest_path: str | None, compare:
 
 def headline_comparison(with_path: str, without_path: str) -> dict | None:
     """The experiment's headline test metric with and without separation (evaluate outputs)."""
-    from sauti.core.fileio import read_json
-    from sauti.stages.selftrain import headline
-
     with_m, without_m = read_json(with_path), read_json(without_path)
     metric = headline(with_m["type"])
     try:
@@ -545,3 +530,6 @@ def headline_comparison(with_path: str, without_path: str) -> dict | None:
 def _test_value(metrics: dict, metric: str) -> float:
     value = metrics["test"][metric]
     return float(value["mean"] if isinstance(value, dict) else value)
+
+
+SPEC = StageSpec("separate", (SEPARATE_TRAIN, SEPARATE), rules=Rules)

@@ -24,9 +24,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.config.device import wants_gpu
+from sauti.core.audio import read
 from sauti.core.errors import SautiError
 from sauti.core.fileio import copy_file, read_json, read_table, write_json, write_table
-from sauti.workflow.plan import Stage, make_stage
+from sauti.core.keys import Keyed, Stage, make_stage
+from sauti.core.progress import bar as progress_bar
+from sauti.ml.deep import require_torch
+from sauti.ml.deep.device import resolve_device, seed_everything
+from sauti.ml.deep.speaker_embeddings import embed_resemblyzer
+from sauti.ml.deep.ssl.encoder import build_encoder, embed, load_encoders, save_encoders
+from sauti.ml.deep.ssl.evaluate import build_trials, plot_rounds, verification
+from sauti.ml.deep.ssl.settings import SSLSettings
+from sauti.stages.base import StageSpec
+from sauti.stages.samples import database_stages
 
 log = logging.getLogger("sauti.ssl")
 
@@ -41,6 +52,13 @@ ROUND_KEYS = (
     "clusters", "round_epochs", "margin", "scale", "learning_rate", "batch_size",
     "segment_duration", "round_segment_duration", "noise_snr_db", "co_meta", "device",
 )  # fmt: skip
+
+_SSL_SOURCES = ("stages/ssl.py", "ml/deep/ssl/")
+SSL_PRETRAIN = Keyed("ssl_pretrain", 1, None, _SSL_SOURCES)
+SSL_ROUND = Keyed("ssl_round", 1, None, _SSL_SOURCES)
+SSL_EVAL = Keyed("ssl_eval", 1, None, _SSL_SOURCES)
+
+
 #: Extra keys of a round with co_meta (the second view is fixed by Stage I's key).
 CO_META_KEYS = ("tau", "e_k", "meta_learning_rate")
 EVAL_KEYS = ("trials_per_speaker", "reference", "device")
@@ -65,7 +83,7 @@ def plan_ssl(cfg: dict, samples: dict) -> SSLPlan | None:
         return None
     seed = section["seed"] if section["seed"] is not None else cfg["EXP"]["random_seed"]
     pretrain = make_stage(
-        "ssl_pretrain",
+        SSL_PRETRAIN,
         {
             **{k: section[k] for k in PRETRAIN_KEYS},
             "view2": section["view2"] if section["co_meta"] else None,
@@ -77,13 +95,13 @@ def plan_ssl(cfg: dict, samples: dict) -> SSLPlan | None:
     for number in range(1, int(section["rounds"]) + 1):
         extra = {k: section[k] for k in CO_META_KEYS} if section["co_meta"] else {}
         previous = make_stage(
-            "ssl_round",
+            SSL_ROUND,
             {"round": number, **{k: section[k] for k in ROUND_KEYS}, **extra, "seed": seed},
             (previous,),
         )
         rounds.append(previous)
     evaluate = make_stage(
-        "ssl_eval",
+        SSL_EVAL,
         {**{k: section[k] for k in EVAL_KEYS}, "clusters": section["clusters"], "seed": seed},
         (pretrain, *rounds),
     )
@@ -92,19 +110,12 @@ def plan_ssl(cfg: dict, samples: dict) -> SSLPlan | None:
 
 def encoder_stage(cfg: dict):
     """The stage whose `encoders.pt` FEATS.type spkrec_ssl embeds with: the last round, or
-    Stage I with `rounds: 0`. One clear error when the SSL section is off."""
-    from sauti.config.resolve import ConfigError
-    from sauti.workflow.plan import database_stages
-
+    Stage I with `rounds: 0`. The SSL section is on: sauti.config.sections.ssl refuses its
+    users otherwise."""
     data = cfg["DATA"]
     labels = {name: database_stages(name, data[name], cfg)[1] for name in data["databases"]}
     plan = plan_ssl(cfg, labels)
-    if plan is None:
-        raise ConfigError(
-            "FEATS.type spkrec_ssl embeds with the experiment's self-supervised speaker encoder, "
-            "but SSL.enabled is false",
-            hint="add an SSL section with enabled: true (docs/ssl.md)",
-        )
+    assert plan is not None, "config.sections.ssl checks SSL.enabled for the encoder's users"
     return plan.rounds[-1] if plan.rounds else plan.pretrain
 
 
@@ -117,7 +128,7 @@ def encoder_input(registry, stage) -> dict:
     return {}
 
 
-class SSLRules:
+class Rules:
     """Inputs, params and resources of the ssl_* rules (workflow/rules/ssl.smk), from the
     Snakefile's Registry."""
 
@@ -129,8 +140,6 @@ class SSLRules:
 
     def gpu(self, stage: str):
         """1 when the stage's SSL.device asks for a GPU, else 0 (no GPU requested)."""
-        from sauti.config.device import wants_gpu
-
         return lambda w: int(wants_gpu(self.reg.stage(stage, w.key).params["device"]))
 
     def _pretrain_of(self, stage: Stage) -> Stage:
@@ -211,9 +220,6 @@ def utterance_table(samples_paths: list[str], params: dict) -> pd.DataFrame:
 
 
 def load_signals(table: pd.DataFrame, progress: bool = True) -> list:
-    from sauti.core.audio import read
-    from sauti.core.progress import bar as progress_bar
-
     rows = table[["file", "start", "end"]].itertuples(index=False)
     return [
         read(f, s, e)
@@ -224,14 +230,10 @@ def load_signals(table: pd.DataFrame, progress: bool = True) -> list:
 def set_threads(threads: int) -> None:
     """torch's CPU threads = the job's threads. torch's default (all cores) slows a job on a
     shared machine by an order of magnitude when other jobs hold the cores."""
-    from sauti.ml.deep import require_torch
-
     require_torch("SSL").set_num_threads(max(1, int(threads)))
 
 
 def _settings(params: dict):
-    from sauti.ml.deep.ssl.settings import SSLSettings
-
     return SSLSettings.from_params(params)
 
 
@@ -240,8 +242,7 @@ def _settings(params: dict):
 
 def pretrain_stage(samples_paths: list[str], params: dict, out_dir, threads: int = 1) -> None:
     """Stage I: the utterance table, contrastive pre-training, encoders.pt + history.csv."""
-    from sauti.ml.deep.ssl.encoder import save_encoders
-    from sauti.ml.deep.ssl.pretrain import pretrain
+    from sauti.ml.deep.ssl.pretrain import pretrain  # heavy: torch
 
     out = Path(out_dir)
     set_threads(threads)
@@ -258,8 +259,12 @@ def round_stage(
     utterances_path: str, encoders_path: str, params: dict, out_dir, threads: int = 1
 ) -> None:
     """One Stage II round: pseudo labels with the previous encoders, then AAM training."""
-    from sauti.ml.deep.ssl.encoder import load_encoders, save_encoders
-    from sauti.ml.deep.ssl.rounds import cluster_quality, embed_views, pseudo_labels, train_round
+    from sauti.ml.deep.ssl.rounds import (
+        cluster_quality,
+        embed_views,
+        pseudo_labels,
+        train_round,
+    )  # heavy: torch
 
     out = Path(out_dir)
     set_threads(threads)
@@ -297,10 +302,7 @@ def eval_stage(
     threads: int = 1,
 ) -> None:
     """EER per stage on held-out speakers; the references; clustering quality; table + plot."""
-    from sauti.ml.deep.device import resolve_device, seed_everything
-    from sauti.ml.deep.ssl.encoder import build_encoder, embed, load_encoders
-    from sauti.ml.deep.ssl.evaluate import build_trials, plot_rounds, verification
-    from sauti.ml.deep.ssl.rounds import cluster_quality, embed_views, pseudo_labels
+    from sauti.ml.deep.ssl.rounds import cluster_quality, embed_views, pseudo_labels  # heavy: torch
 
     out = Path(out_dir)
     set_threads(threads)
@@ -316,8 +318,6 @@ def eval_stage(
     untrained = build_encoder(stages[0][0].spec)
     references = {"untrained encoder": verification(embed(untrained, signals, device), trials)}
     if params["reference"]:
-        from sauti.ml.deep.speaker_embeddings import embed_resemblyzer
-
         references["resemblyzer (pretrained)"] = verification(
             embed_resemblyzer(signals, str(device)), trials
         )
@@ -421,3 +421,6 @@ def report_section(summary_path: str) -> dict:
             }
         ],
     }
+
+
+SPEC = StageSpec("ssl", (SSL_PRETRAIN, SSL_ROUND, SSL_EVAL), rules=Rules)

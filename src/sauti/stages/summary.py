@@ -12,12 +12,12 @@ import base64
 import math
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import pandas as pd
 
 from sauti import __version__
 from sauti.core.fileio import read_json, write_table, write_text
+from sauti.stages.base import StageSpec
 
 #: Scores shown per task, in order; the first is the headline the comparisons rank by.
 SCORES = {
@@ -89,7 +89,7 @@ def bar_plot(
 ) -> Path:
     """Horizontal bars, one per entry in the given order, the value printed at each bar's end;
     `highlight` (the best setting, or the ensemble) is drawn in another colour."""
-    from sauti.ml.plots import _save, new_figure
+    from sauti.ml.plots import new_figure, save_figure  # heavy: matplotlib
 
     values = np.asarray(values, dtype=float)
     n = len(values)
@@ -111,12 +111,12 @@ def bar_plot(
     ax.set_xlim(min(0.0, float(np.nanmin(values)) if n else 0.0), max(1.0, float(upper) * 1.15))
     ax.set_xlabel(metric)
     ax.set_title(title, fontsize=10)
-    return _save(fig, path, "png")
+    return save_figure(fig, path, "png")
 
 
 def heatmap_plot(matrix: pd.DataFrame, path, title: str, metric: str) -> Path:
     """Train database (rows) x test database (columns), each cell annotated with its score."""
-    from sauti.ml.plots import _save, new_figure
+    from sauti.ml.plots import new_figure, save_figure  # heavy: matplotlib
 
     values = matrix.to_numpy(dtype=float)
     size = max(4.0, 1.1 * max(values.shape) + 2.0)
@@ -133,7 +133,7 @@ def heatmap_plot(matrix: pd.DataFrame, path, title: str, metric: str) -> Path:
     ax.set_ylabel("train database")
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, label=metric, shrink=0.8)
-    return _save(fig, path, "png")
+    return save_figure(fig, path, "png")
 
 
 # --------------------------------------------------------------------------- HTML
@@ -144,6 +144,8 @@ def render_page(
 ) -> None:
     """A small self-contained HTML page: text, tables [(caption, DataFrame)], embedded images
     [(path, caption)] and optional details [(label, value)]; written atomically."""
+    import jinja2  # heavy: only summary jobs render, not the DAG build
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=True,
@@ -266,3 +268,6 @@ def multidb_summary_stage(metrics_paths: list[str], params: dict, outputs: dict)
     )
     heatmap_plot(matrix, outputs["plot"], f"{params['name']}: test {key}", key)
     return matrix
+
+
+SPEC = StageSpec("summary")

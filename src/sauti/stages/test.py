@@ -14,20 +14,27 @@ predictions.parquet, a confusion-matrix or scatter plot), published by rule `tes
 
 from __future__ import annotations
 
-import copy
 import logging
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from sauti.config.schema import DB_NAME, ConfigError, database_properties
+from sauti.config.sections.tests import test_databases
 from sauti.core.errors import SautiError
 from sauti.core.fileio import publish_images, read_json, read_table, write_json, write_table
-from sauti.ml.data import ID, _filter_length, _filter_rows, _prepare_target
+from sauti.core.keys import Keyed, make_stage
+from sauti.ml.bundle import load_bundle, predict_features, prediction_table
+from sauti.ml.data import ID, filter_length, filter_rows, prepare_target
 from sauti.ml.drops import DropLog
+from sauti.stages.base import StageSpec
+from sauti.stages.features import feature_matrix, feature_stage
+from sauti.stages.samples import database_stages
+from sauti.stages.train import MODEL_SOURCES
 
 log = logging.getLogger("sauti.test")
+
+TEST = Keyed("test", 1, None, ("stages/test.py", "ml/metrics.py", *MODEL_SOURCES))
+
 
 #: The per-database options that select a test database's samples (split options do not apply).
 SELECT_OPTIONS = ("mapping", "filter")
@@ -36,38 +43,10 @@ SELECT_OPTIONS = ("mapping", "filter")
 # --------------------------------------------------------------------------- planning
 
 
-def test_databases(cfg: dict) -> dict[str, dict]:
-    """DATA.tests as {name: database spec with defaults}, in the listed order.
-
-    An entry that looks like a database name refers to its DATA key (validated by
-    sauti.config.resolve); any other entry is a path, named after its file stem.
-    """
-    data, source = cfg["DATA"], cfg.get("_source", "config")
-    out: dict[str, dict] = {}
-    for item in data.get("tests") or []:
-        if DB_NAME.fullmatch(item) and isinstance(data.get(item), dict):
-            name, spec = item, data[item]
-        else:
-            name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(item.rstrip("/")).stem) or "test"
-            if not name[0].isalpha():
-                name = f"test_{name}"
-            spec = {"path": item}
-            for key, keyspec in database_properties().items():
-                if "default" in keyspec:
-                    spec.setdefault(key, copy.deepcopy(keyspec["default"]))
-        if name in out:
-            raise ConfigError(
-                f"{source}: [DATA] tests holds two databases named '{name}'",
-                hint="define them in DATA under different names and list those names",
-            )
-        out[name] = spec
-    return out
-
-
 def plan_tests(cfg: dict, train) -> dict:
-    """One keyed `test` stage per DATA.tests database (upstream: train, labels, features)."""
-    from sauti.workflow.plan import database_stages, feature_stage, make_stage
-
+    """One keyed `test` stage per DATA.tests database (upstream: train, labels, features); the
+    databases and their names come from sauti.config.sections.tests.test_databases, which
+    checked that the names are unique."""
     exp, data, feats = cfg["EXP"], cfg["DATA"], cfg["FEATS"]
     tests = {}
     for name, spec in test_databases(cfg).items():
@@ -84,11 +63,11 @@ def plan_tests(cfg: dict, train) -> dict:
             **{k: spec.get(k) for k in SELECT_OPTIONS},
             "PLOT": {"format": cfg["PLOT"]["format"], "title": cfg["PLOT"]["title"]},
         }
-        tests[name] = make_stage("test", params, (train, labels, *features))
+        tests[name] = make_stage(TEST, params, (train, labels, *features))
     return tests
 
 
-class TestInputs:
+class Rules:
     """Input functions of the rules `test` and `test_results` (the Snakefile stays declarative)."""
 
     def __init__(self, registry):
@@ -123,8 +102,8 @@ def select_test_data(
     then DATA.labels and min/max_length; labels the model never saw are an error. What is
     left out goes to `drops` (sauti.ml.drops), as in the split."""
     name = params["name"]
-    table = _filter_rows(name, table, params.get("filter") or [], drops)
-    table = _prepare_target(name, table, params, params.get("mapping") or {}, drops)
+    table = filter_rows(name, table, params.get("filter") or [], drops)
+    table = prepare_target(name, table, params, params.get("mapping") or {}, drops)
     target = params["target"]
     if params["type"] == "classification" and params["labels"] != "all":
         wanted = {str(label) for label in params["labels"]}
@@ -132,7 +111,7 @@ def select_test_data(
         if drops is not None:
             drops.record_rows(table.assign(db=name), ~keep, "label not in DATA.labels")
         table = table[keep]
-    table = _filter_length(table, params, drops)
+    table = filter_length(table, params, drops)
     if table.empty:
         raise SautiError(
             f"DATA.tests: database '{name}' has no samples left after the label, filter and length selection",
@@ -152,8 +131,6 @@ def select_test_data(
 def evaluate_bundle(bundle: dict, data: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """Predictions of the saved pipeline for labelled `data` rows (features in the same order):
     file, start, end, speaker, truth, prediction, proba_<label>..."""
-    from sauti.ml.bundle import predict_features, prediction_table
-
     speakers = data["speaker"] if "speaker" in data.columns else None
     pred, proba = predict_features(bundle, features.reset_index(drop=True), speakers)
     table = prediction_table(data, pred, proba, bundle["labels"])
@@ -169,9 +146,7 @@ def test_stage(
 ) -> dict:
     """Evaluate the bundle at `model_path` on one test database; write metrics, predictions, plot."""
     from sauti.ml import plots  # matplotlib: imported by the job, not when the DAG is built
-    from sauti.ml.bundle import load_bundle
-    from sauti.ml.evaluation import scores
-    from sauti.stages.common import feature_matrix
+    from sauti.ml.evaluation import scores  # heavy: matplotlib
 
     bundle = load_bundle(model_path)
     task, labels = bundle["type"], bundle["labels"]
@@ -255,3 +230,6 @@ def summary_line(metrics: dict) -> str:
         else {"ccc": "CCC", "pcc": "PCC", "mae": "MAE"}
     )
     return ", ".join(f"{name} {test[k]:.3f}" for k, name in names.items()) + f" (n={test['n']})"
+
+
+SPEC = StageSpec("test", (TEST,), rules=Rules)

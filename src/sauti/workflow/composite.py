@@ -12,7 +12,13 @@ from __future__ import annotations
 import re
 
 from sauti.config.compose import Expansion
-from sauti.workflow.plan import ExperimentPlan, Stage, make_stage
+from sauti.core.keys import Stage, make_stage
+from sauti.stages.ensemble import ENSEMBLE
+from sauti.stages.optim import OPTIM
+from sauti.stages.resample import (
+    resample_stage_for,  # built only when `sauti resample` asks
+)
+from sauti.workflow.plan import ExperimentPlan
 
 
 def optim_stage_for(plan: ExperimentPlan) -> Stage | None:
@@ -36,7 +42,7 @@ def optim_stage_for(plan: ExperimentPlan) -> Stage | None:
             )
         },
     }
-    return make_stage("optim", params, (plan.data, *plan.features))
+    return make_stage(OPTIM, params, (plan.data, *plan.features))
 
 
 def _pattern(names) -> str:
@@ -56,7 +62,7 @@ class Composite:
         self.multidbs = {s.name: s for s in _unique(expansion.multidbs)}
         self.ensemble_stages = {
             s.name: make_stage(
-                "ensemble",
+                ENSEMBLE,
                 {
                     "method": s.method,
                     "members": s.members,
@@ -69,9 +75,6 @@ class Composite:
         self.optim_stages = {
             name: stage for name, plan in self.plans.items() if (stage := optim_stage_for(plan))
         }
-        from sauti.stages.resample import (
-            resample_stage_for,  # built only when `sauti resample` asks
-        )
 
         self.resample_stages = {n: resample_stage_for(p) for n, p in self.plans.items()}
         self.registry = None

@@ -13,54 +13,48 @@ from __future__ import annotations
 from pathlib import Path
 
 from sauti.core.stage_log import stage_logging
+from sauti.stages import SPECS
+from sauti.stages.evaluate import evaluate_stage
+from sauti.stages.labels import labels_stage
+from sauti.stages.report import report_stage
+from sauti.stages.split import split_stage
+from sauti.stages.summary import grid_summary_stage, multidb_summary_stage
+from sauti.stages.train import train_stage
 
 
 def labels(input, output, params, log) -> None:
-    from sauti.stages.common import labels_stage
-
     with stage_logging(log[0], "labels", in_thread=True):
         labels_stage(input.samples, params.cfg, params.content, output.labels)
 
 
 def split(input, output, params, log) -> None:
-    from sauti.stages.common import split_stage
-
     with stage_logging(log[0], "split", in_thread=True):
         split_stage(list(input.samples), params.names, params.cfg, output.split)
 
 
 def evaluate(input, output, params, log) -> None:
-    from sauti.stages.common import evaluate_stage
-
     with stage_logging(log[0], "evaluate", in_thread=True):
         evaluate_stage(input.predictions, input.info, params.cfg, Path(output.metrics).parent)
 
 
 def report(input, output, params, log) -> None:
-    from sauti.stages.common import report_stage
-
     with stage_logging(log[0], "report", in_thread=True):
-        report_stage(dict(input.items()), params.cfg, dict(output.items()))
+        sections = {name: SPECS[name].report_section for name in params.cfg["extensions"]}
+        report_stage(dict(input.items()), params.cfg, dict(output.items()), sections)
 
 
 def grid_summary(input, output, params, log) -> None:
-    from sauti.stages.summary import grid_summary_stage
-
     with stage_logging(log[0], "grid summary", in_thread=True):
         grid_summary_stage(list(input.metrics), params.cfg, dict(output.items()))
 
 
 def multidb_summary(input, output, params, log) -> None:
-    from sauti.stages.summary import multidb_summary_stage
-
     with stage_logging(log[0], "multidb summary", in_thread=True):
         multidb_summary_stage(list(input.metrics), params.cfg, dict(output.items()))
 
 
 def train(input, output, params, log) -> None:
     """Classic models only (rule train); torch nets keep their own process (rule train_net)."""
-    from sauti.stages.common import train_stage
-
     with stage_logging(log[0], "train", in_thread=True):
         train_stage(
             input.split,

@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sauti.core.errors import SautiError
 from sauti.core.fileio import write_json
+from sauti.workflow.registry import registry_from_files
 
 #: Where `sauti run` keeps its records, inside Snakemake's own folder of the working directory.
 RECORDS = Path(".snakemake") / "sauti-runs"
@@ -123,9 +125,6 @@ def _mark_stopping(path: Path) -> None:
 
 def _experiment_stages(files: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     """Experiment names, and 'stage/key' -> the experiments that use that stage folder."""
-    from sauti.core.errors import SautiError
-    from sauti.workflow.registry import registry_from_files
-
     try:
         registry = registry_from_files(files)
     except SautiError:

@@ -1,7 +1,7 @@
 """Which source modules compute each keyed stage, and their digests: the STAGE_VERSIONS guard.
 
 Why: cache keys no longer carry the sauti version (a release would throw away every cached
-result), so a change to a stage's code must bump its number in sauti.workflow.plan.STAGE_VERSIONS or old
+result), so a change to a stage's code must bump its version (Keyed.version in the stage's module) or old
 results of the old code would be reused. tests/test_stage_sources.py compares the digests of
 each stage's modules with the ones recorded in tests/stage_sources.json and fails when they
 differ; after deciding whether the change alters what the stage writes (then bump its
@@ -21,48 +21,15 @@ import json
 from pathlib import Path
 
 from sauti.core.digests import hash_bytes
-from sauti.workflow.plan import STAGE_VERSIONS
+from sauti.stages import KEYED
 
 PACKAGE = Path(__file__).resolve().parents[1]
 RECORD = PACKAGE.parents[1] / "tests" / "stage_sources.json"
 
-_MODEL = ("ml/training.py", "ml/models.py", "ml/deep/estimator.py", "ml/deep/mlp.py", "ml/deep/cnn.py",
-          "ml/deep/cnn_net.py", "ml/deep/loop.py", "config/model_options.py")  # fmt: skip
-_SSL = ("stages/ssl.py", "ml/deep/ssl/")
-#: Stage -> the modules (files, or folders ending in /) under src/sauti whose code makes its values.
-STAGE_SOURCES = {
-    "samples": ("ml/data.py", "core/audio.py"),
-    "labels": ("ml/data.py",),
-    "features": (
-        "ml/features/",
-        "config/sections/spectra.py",  # the spectra options' defaults and checks
-        "core/audio.py",
-        "ml/deep/speaker_embeddings.py",
-    ),
-    "split": ("ml/data.py",),
-    "train": _MODEL,
-    "evaluate": ("ml/evaluation.py", "ml/metrics.py", "ml/plots.py"),
-    "ensemble": ("stages/ensemble.py", "ml/metrics.py"),
-    "optim": ("stages/optim.py", *_MODEL),
-    "test": ("stages/test.py", "ml/metrics.py", *_MODEL),
-    "explore": ("stages/explore.py", "ml/explore_plots.py"),
-    "augment": ("stages/augment.py", "core/audio.py"),
-    "finetune": ("ml/deep/finetune.py", "ml/deep/loop.py"),
-    "segment": ("stages/segment.py", "ml/vad.py"),
-    "predict": ("stages/predict.py",),
-    "vad": ("ml/vad.py",),
-    "selftrain": ("stages/selftrain.py", *_MODEL),
-    "ssl_pretrain": _SSL,
-    "ssl_round": _SSL,
-    "ssl_eval": _SSL,
-    "separate_train": (
-        "stages/separate.py",
-        "ml/deep/separator.py",
-        "ml/deep/pretrained_separator.py",
-    ),
-    "separate": ("stages/separate.py", "ml/deep/separator.py", "ml/deep/pretrained_separator.py"),
-    "resample": ("stages/resample.py", "core/audio.py"),
-}
+#: Keyed stage -> its version and the modules (files, or folders ending in /) under src/sauti
+#: whose code makes its values; each stage module declares them (sauti.stages.<stage>.SPEC).
+STAGE_VERSIONS = {name: kind.version for name, kind in KEYED.items()}
+STAGE_SOURCES = {name: kind.sources for name, kind in KEYED.items()}
 
 
 def _files(entries) -> list[Path]:

@@ -31,10 +31,17 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import ClassifierMixin
 
+from sauti.config.device import check_device
 from sauti.config.model_options import layer_sizes, resolve_loss, resolve_measure
+from sauti.config.sections.spectra import settings
+from sauti.core import audio
+from sauti.core.audio import SAMPLE_RATE
 from sauti.core.errors import SautiError
 from sauti.ml.deep import require_torch
+from sauti.ml.deep.device import seed_everything
 from sauti.ml.deep.estimator import TorchEstimator, encode_labels, softmax
+from sauti.ml.features import spectra
+from sauti.ml.features.spectra import LOG_FLOOR, log_mel
 
 log = logging.getLogger("sauti.ml.deep")
 
@@ -103,13 +110,9 @@ class CNNClassifier(ClassifierMixin, TorchEstimator):
 
     # -- shape and settings ---------------------------------------------------------------------
     def _options(self) -> dict:
-        from sauti.config.sections.spectra import settings
-
         return settings(self.spectra or {})
 
     def _shape(self) -> tuple[int, int]:
-        from sauti.ml.features import spectra
-
         options = self._options()
         return options["fft_nbands"], spectra.n_frames(
             options["max_duration"], options["fft_hop_dur"]
@@ -133,8 +136,7 @@ class CNNClassifier(ClassifierMixin, TorchEstimator):
     def fit(self, X, y, dev=None):
         """Train on (X, y); `dev` = (X_dev, y_dev) drives early stopping and the best epoch."""
         torch = require_torch("MODEL.type = cnn")
-        from sauti.ml.deep.cnn_net import LogMelCNN
-        from sauti.ml.deep.device import seed_everything
+        from sauti.ml.deep.cnn_net import LogMelCNN  # heavy: torch
 
         images = self._images(X)
         y = np.asarray(y)
@@ -169,8 +171,7 @@ class CNNClassifier(ClassifierMixin, TorchEstimator):
 
     def augmenter(self, seed: int = 0):
         """The loop's augment hook for this model's settings (None when everything is off)."""
-        from sauti.ml.deep.cnn_net import SpecAugmenter
-        from sauti.ml.features.spectra import LOG_FLOOR
+        from sauti.ml.deep.cnn_net import SpecAugmenter  # heavy: torch
 
         options = self._options()
         shift = int(round(float(self.shift_ms or 0) / options["fft_hop_dur"]))
@@ -193,7 +194,7 @@ class CNNClassifier(ClassifierMixin, TorchEstimator):
     # -- prediction -----------------------------------------------------------------------------
     def _outputs(self, X) -> np.ndarray:
         torch = require_torch("MODEL.type = cnn")
-        from sauti.ml.deep.cnn_net import LogMelCNN
+        from sauti.ml.deep.cnn_net import LogMelCNN  # heavy: torch
 
         def build():
             return LogMelCNN(len(self.classes_), self._channels(), float(self.drop))
@@ -218,8 +219,6 @@ def noise_images(noise_dir, options: dict, seed: int) -> list:
     window of each, so a long noise recording gives many different backgrounds.
     """
     torch = require_torch("MODEL.augment_noise")
-    from sauti.core import audio
-    from sauti.ml.features.spectra import log_mel
 
     signals = []
     if noise_dir:
@@ -250,8 +249,6 @@ def noise_images(noise_dir, options: dict, seed: int) -> list:
 
 def generated_noise(seed: int, seconds: float = GENERATED_NOISE_SECONDS):
     """White and pink (1/f power) noise at 16 kHz, unit variance, from a seeded generator."""
-    from sauti.core.audio import SAMPLE_RATE
-
     rng = np.random.default_rng(seed)
     n = int(seconds * SAMPLE_RATE)
     white = rng.standard_normal(n)
@@ -284,7 +281,6 @@ def build(cfg, task: str, seed: int):
             "MODEL.type: 'cnn' is a classifier but EXP.type is regression",
             hint="use mlp_reg or a classic regressor",
         )
-    from sauti.config.device import check_device
 
     raw = cfg._cfg
     patience = raw.get("patience")

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from sauti.core.errors import SautiError
+from sauti.ml.deep.loop import FitSettings, balanced_class_weights, fit, make_loss, predict
 
 
 def encode_labels(classes: np.ndarray, y) -> np.ndarray:
@@ -46,8 +47,6 @@ class TorchEstimator(BaseEstimator):
 
     def _train(self, net, train, dev, loss_name, measure, task, epochs, seed, desc, augment=None):
         """Run loop.fit with this model's settings; keep the best epoch's weights and history."""
-        from sauti.ml.deep.loop import FitSettings, balanced_class_weights, fit, make_loss
-
         weights = (
             balanced_class_weights(train[1].numpy(), len(self.classes_))
             if loss_name == "weighted_cross"
@@ -82,8 +81,6 @@ class TorchEstimator(BaseEstimator):
     def _predict_outputs(self, torch, build, inputs, batch_size: int) -> np.ndarray:
         """Raw outputs on the CPU from the saved weights; `build()` makes an untrained network
         of the right shape, built once and cached (not pickled) for later calls."""
-        from sauti.ml.deep.loop import predict
-
         net = getattr(self, "_net_cache", None)
         if net is None:
             net = build()

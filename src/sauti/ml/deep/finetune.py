@@ -14,7 +14,7 @@ length (the longest clip, at most MODEL.max_duration) makes a clip's prediction 
 the other clips in its batch, so a checkpoint reloaded later reproduces the experiment's own
 predictions, and short-clip corpora do not pay for max_duration seconds of padding.
 
-Nothing here imports torch or transformers at module level: `plan_stage` runs when Snakemake
+Nothing here imports torch or transformers at module level: `sauti.stages.finetune.plan_finetune` runs when Snakemake
 builds its DAG, where importing torch would cost seconds per start.
 """
 
@@ -29,8 +29,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.config.model_options import resolve_loss, resolve_measure
+from sauti.core import audio
 from sauti.core.errors import SautiError
+from sauti.core.fileio import atomic_path, read_table, write_json, write_table
 from sauti.core.progress import bar as progress_bar
+from sauti.ml.deep import INSTALL_HINT, loop, require_torch
+from sauti.ml.deep.device import resolve_device, seed_everything
+from sauti.ml.deep.hub import from_pretrained, is_local
 
 log = logging.getLogger("sauti.finetune")
 
@@ -66,67 +72,9 @@ FINETUNE_EXP = ("type", "runs", "epochs", "random_seed")
 DEFAULT_EPOCHS = 10
 
 
-# --------------------------------------------------------------------------- planning (no torch)
-
-
-def plan_stage(cfg: dict, split, features: list) -> tuple:
-    """(the keyed `finetune` stage, the feature stages the experiment still needs).
-
-    Feature stages stay only when EXPL plots features; finetune itself never reads them. Parts
-    of sauti that work on feature tables (AUGMENT, DATA.tests, OPTIM, cross-validation) are
-    refused here with one line, before any job starts.
-    """
-    from sauti.config.resolve import ConfigError
-    from sauti.workflow.plan import EXPLORE_FEATURE_KEYS, make_stage
-
-    model, exp, source = cfg["MODEL"], cfg["EXP"], cfg.get("_source", "config")
-    unsupported = [
-        (bool(cfg.get("AUGMENT", {}).get("augmentations")), "AUGMENT.augmentations"),
-        (bool(cfg["DATA"].get("tests")), "DATA.tests"),
-        (bool(cfg.get("OPTIM", {}).get("params")), "OPTIM.params"),
-        *((bool(model.get(k)), f"MODEL.{k}") for k in ("loso", "logo", "k_fold_cross")),
-    ]
-    for used, key in unsupported:
-        if used:
-            raise ConfigError(
-                f"{source}: {key} is not supported with MODEL.type finetune",
-                hint="remove it, or use a feature-based model (e.g. FEATS.type wav2vec2 + mlp)",
-            )
-    from sauti.ml.deep.device import check_device
-
-    try:  # a bad device stops here, not when the rule's gpu resource is computed
-        check_device(model.get("device") or "cpu", "MODEL.device")
-    except SautiError as err:
-        raise ConfigError(f"{source}: {err}") from err
-    params = {
-        "MODEL": {k: model.get(k) for k in MODEL_KEYS if k in model},
-        **{k: exp[k] for k in FINETUNE_EXP},
-        "target": cfg["DATA"]["target"],
-    }
-    params["MODEL"]["pretrained_model"] = resolve_model_name(model.get("pretrained_model"))
-    if model.get("push_to_hub"):
-        params["name"] = exp["name"]  # the default hub repository name
-    pretrained = params["MODEL"]["pretrained_model"]
-    content = None
-    if os.path.isdir(pretrained):  # a local model folder: its files' digests are in the key
-        from sauti.core.digests import folder_digest
-
-        content = {"model": folder_digest(exp["root"], pretrained)}
-    stage = make_stage("finetune", params, (split,), content)
-    # The token decides whether a push may go, not what is learned: it joins the rule's params
-    # after the key is computed, so the cache folder does not follow it (Snakemake still re-runs
-    # the job when it changes, as for any params change; HF_TOKEN avoids that).
-    if model.get("push_to_hub"):
-        stage.params["hf_token"] = model.get("hf_token")
-    needs_features = any(cfg["EXPL"].get(k) for k in EXPLORE_FEATURE_KEYS)
-    return stage, (features if needs_features else [])
-
-
 def resolve_model_name(name) -> str:
     """MODEL.pretrained_model: null -> the default hub model; a local folder -> absolute path
     (jobs run in the workflow's working directory, and the key must not depend on the cwd)."""
-    from sauti.ml.deep.hub import is_local
-
     if not name:
         return DEFAULT_MODEL
     return os.path.abspath(os.path.expanduser(name)) if is_local(name) else str(name)
@@ -178,8 +126,6 @@ def push_checkpoint(folder: Path, repo: str, token: str) -> str:
 
 def read_clips(table: pd.DataFrame, max_samples: int, progress: bool = True) -> list[np.ndarray]:
     """16 kHz mono clips for the rows (file, start, end), each cut to `max_samples`."""
-    from sauti.core import audio
-
     clips = []
     rows = table[["file", "start", "end"]].itertuples(index=False)
     for file, start, end in progress_bar(
@@ -225,8 +171,6 @@ class ClipBatches:
 
 def _logits_model(model, regression: bool):
     """Wrap a transformers audio classifier so that model(x) returns logits ([n, k] or [n])."""
-    from sauti.ml.deep import require_torch
-
     torch = require_torch("MODEL.type finetune")
 
     class Logits(torch.nn.Module):
@@ -246,15 +190,10 @@ def _logits_model(model, regression: bool):
 
 def load_pretrained(params: dict, labels: list | None):
     """(model, feature extractor) for MODEL.pretrained_model with a new head for the labels."""
-    from sauti.ml.deep import require_torch
-    from sauti.ml.deep.hub import from_pretrained
-
     require_torch("MODEL.type finetune")
     try:
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
     except ImportError as exc:
-        from sauti.ml.deep import INSTALL_HINT
-
         raise SautiError("MODEL.type finetune needs transformers", hint=INSTALL_HINT) from exc
     name = params["MODEL"]["pretrained_model"] or DEFAULT_MODEL
     extractor = from_pretrained(AutoFeatureExtractor, name, KEY)
@@ -282,8 +221,6 @@ def finetune_stage(split_path: str, params: dict, out_dir: str, progress: bool =
     """Fine-tune for each run (seeds random_seed + r); write predictions.parquet, info.json,
     model.joblib (a pointer bundle), checkpoint/ (run 0's best epoch), curves.csv/png and
     TensorBoard logs under tensorboard/run<r>/. Returns the info dict."""
-    from sauti.core.fileio import read_table
-
     data = read_table(split_path)
     data = data[data["split"].isin(["train", "dev", "test"])].reset_index(drop=True)
     model_cfg = params["MODEL"]
@@ -338,12 +275,12 @@ def finetune_stage(split_path: str, params: dict, out_dir: str, progress: bool =
             model.config.sauti = sauti_meta  # the checkpoint describes itself (config.json)
             save_checkpoint(model, extractor, out / CHECKPOINT)
         log.info("run %d/%d (seed %d) done", run + 1, params["runs"], seed)
-    from sauti.core.fileio import write_json, write_table
-    from sauti.ml.deep.loop import plot_curves
 
     curves = pd.concat(histories, ignore_index=True)
     write_table(out / "curves.csv", curves)
-    plot_curves(histories[0], str(out / "curves.png"), f"finetune {model_cfg['pretrained_model']}")
+    loop.plot_curves(
+        histories[0], str(out / "curves.png"), f"finetune {model_cfg['pretrained_model']}"
+    )
     bundle = {
         "scaler": None, "model": None, "labels": labels, "feature_columns": [],
         "feature_types": [], "feature_options": {}, "target": target, "type": task,
@@ -378,11 +315,6 @@ def finetune_stage(split_path: str, params: dict, out_dir: str, progress: bool =
 def _fit_run(data, clips, y, labels, n_samples, params, seed, log_dir, progress):
     """One seeded fine-tuning run: (HF model with the best epoch's weights, extractor, history,
     {split: raw outputs} for dev and test)."""
-    from sauti.config.model_options import resolve_loss, resolve_measure
-    from sauti.ml.deep import require_torch
-    from sauti.ml.deep.device import seed_everything
-    from sauti.ml.deep.loop import FitSettings, balanced_class_weights, fit, make_loss, predict
-
     torch = require_torch("MODEL.type finetune")
     model_cfg = params["MODEL"]
     classification = labels is not None
@@ -402,9 +334,9 @@ def _fit_run(data, clips, y, labels, n_samples, params, seed, log_dir, progress)
     dev = (
         part("dev") if (roles == "dev").any() else part("held") if (roles == "held").any() else None
     )
-    weights = balanced_class_weights(train[1].numpy(), len(labels)) if classification else None
+    weights = loop.balanced_class_weights(train[1].numpy(), len(labels)) if classification else None
     default_loss = "weighted_cross" if classification else "ccc"
-    settings = FitSettings(
+    settings = loop.FitSettings(
         epochs=int(params["epochs"] or DEFAULT_EPOCHS),
         patience=model_cfg.get("patience"),
         batch_size=int(model_cfg["batch_size"]),
@@ -420,9 +352,9 @@ def _fit_run(data, clips, y, labels, n_samples, params, seed, log_dir, progress)
     )
     writer = _tensorboard(log_dir)
     try:
-        wrapped, history = fit(
+        wrapped, history = loop.fit(
             wrapped,
-            make_loss(
+            loop.make_loss(
                 resolve_loss(model_cfg.get("loss") or default_loss, params["type"]),
                 params["type"],
                 weights,
@@ -434,13 +366,12 @@ def _fit_run(data, clips, y, labels, n_samples, params, seed, log_dir, progress)
         )
     finally:
         writer.close()
-    from sauti.ml.deep.device import resolve_device
 
     device = resolve_device(settings.device)
     outputs = {}
     for split in ("dev", "test"):
         if (data["split"] == split).any():
-            outputs[split] = predict(wrapped, part(split)[0], settings.batch_size, device)
+            outputs[split] = loop.predict(wrapped, part(split)[0], settings.batch_size, device)
     return wrapped.cpu().hf, extractor, history, outputs
 
 
@@ -451,7 +382,7 @@ def _roles(data: pd.DataFrame, y, model_cfg: dict, seed: int, classification: bo
     roles = data["split"].to_numpy().astype(object)
     if (roles == "dev").any():
         return roles
-    from sauti.ml.deep.mlp import validation_rows
+    from sauti.ml.deep.mlp import validation_rows  # heavy: scikit-learn
 
     share = model_cfg.get("validation_share")
     train = np.flatnonzero(roles == "train")
@@ -471,8 +402,6 @@ def _tensorboard(log_dir: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as exc:
-        from sauti.ml.deep import INSTALL_HINT
-
         raise SautiError("finetune logs need tensorboard", hint=INSTALL_HINT) from exc
     shutil.rmtree(log_dir, ignore_errors=True)
     return SummaryWriter(log_dir=str(log_dir))
@@ -498,9 +427,9 @@ def _decode(outputs: np.ndarray, labels, mean: float, std: float):
 
 
 def _table(rows, truth, pred, proba, labels, run, split) -> pd.DataFrame:
-    from sauti.ml.training import _prediction_table
+    from sauti.ml.training import run_predictions  # heavy: scikit-learn
 
-    return _prediction_table(rows, truth, pred, proba, labels, run, split)
+    return run_predictions(rows, truth, pred, proba, labels, run, split)
 
 
 def save_checkpoint(model, extractor, folder: Path) -> None:
@@ -521,8 +450,6 @@ def save_checkpoint(model, extractor, folder: Path) -> None:
 def write_bundle(path: Path, bundle: dict) -> None:
     import joblib
 
-    from sauti.core.fileio import atomic_path
-
     with atomic_path(path) as tmp:
         joblib.dump(bundle, tmp)
 
@@ -532,9 +459,6 @@ def write_bundle(path: Path, bundle: dict) -> None:
 
 def load_checkpoint(folder: str | Path):
     """(model, feature extractor) of a saved finetune checkpoint, ready to predict."""
-    from sauti.ml.deep import require_torch
-    from sauti.ml.deep.hub import from_pretrained
-
     require_torch("a fine-tuned model")
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
@@ -547,9 +471,6 @@ def load_checkpoint(folder: str | Path):
 def predict_samples(bundle: dict, samples: pd.DataFrame, progress: bool = False, device="auto"):
     """(predictions, probabilities or None) of a finetune bundle for samples (file, start, end):
     the clips are cut and padded exactly as in training, so the result equals the experiment's."""
-    from sauti.ml.deep.device import resolve_device
-    from sauti.ml.deep.loop import predict
-
     spec = bundle["finetune"]
     folder = Path(spec["checkpoint"])
     if not folder.is_dir():
@@ -561,7 +482,9 @@ def predict_samples(bundle: dict, samples: pd.DataFrame, progress: bool = False,
     n_samples = int(spec["input_samples"])
     clips = read_clips(samples, n_samples, progress)
     wrapped = _logits_model(model, regression=bundle["labels"] is None)
-    outputs = predict(wrapped, ClipBatches(clips, extractor, n_samples), 8, resolve_device(device))
+    outputs = loop.predict(
+        wrapped, ClipBatches(clips, extractor, n_samples), 8, resolve_device(device)
+    )
     return _decode(outputs, bundle["labels"], spec["target_mean"], spec["target_std"])
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.core.errors import SautiError
+from sauti.core.fileio import atomic_path
 from sauti.core.progress import bar as progress_bar
 from sauti.ml.deep import require_torch
 from sauti.ml.deep.device import resolve_device, seed_everything
@@ -303,8 +304,6 @@ def plot_curves(history: pd.DataFrame, path: str, title: str = "") -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from sauti.core.fileio import atomic_path
 
     measure = [c for c in history.columns if c.startswith("dev_") and c != "dev_loss"][0]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))

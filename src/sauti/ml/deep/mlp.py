@@ -21,6 +21,7 @@ import logging
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 
+from sauti.config.device import check_device
 from sauti.config.model_options import (
     ACTIVATIONS,
     DEFAULT_EPOCHS,
@@ -30,6 +31,7 @@ from sauti.config.model_options import (
 )
 from sauti.core.errors import SautiError
 from sauti.ml.deep import require_torch
+from sauti.ml.deep.device import seed_everything
 from sauti.ml.deep.estimator import TorchEstimator, encode_labels, softmax
 
 log = logging.getLogger("sauti.ml.deep")
@@ -107,7 +109,6 @@ class _MLPBase(TorchEstimator):
 
         Without dev the last epoch is kept (the loop has nothing to choose by)."""
         torch = require_torch(f"MODEL.type = {self._type_name()}")
-        from sauti.ml.deep.device import seed_everything
 
         X = np.asarray(X, dtype=np.float32)
         targets = self._encode_fit(np.asarray(y))
@@ -236,7 +237,6 @@ def build(cfg, task: str, seed: int):
     torch is required here, at build time, so a base install stops before any work with one line."""
     name = "mlp" if task == "classification" else "mlp_reg"
     require_torch(f"MODEL.type = {name}")
-    from sauti.config.device import check_device
 
     raw = cfg._cfg
     patience = raw.get("patience")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sauti.core.fileio import atomic_path
 from sauti.ml.deep import require_torch
 from sauti.ml.deep.device import resolve_device, seed_everything
 
@@ -219,7 +220,6 @@ def separate(net, signal: np.ndarray, device: str = "cpu") -> np.ndarray:
 def save(net, size: dict, path) -> None:
     """Weights and size in one file (what `load` needs to rebuild the network)."""
     torch = _torch()
-    from sauti.core.fileio import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save({"size": dict(size), "state": net.state_dict()}, tmp)

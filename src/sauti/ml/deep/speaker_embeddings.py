@@ -20,7 +20,7 @@ _MIN_SAMPLES = 1600  # 0.1 s at 16 kHz: resemblyzer's shortest usable partial
 
 
 @lru_cache(maxsize=2)
-def _resemblyzer(device: str):
+def resemblyzer_encoder(device: str):
     require_torch("resemblyzer speaker embeddings")
     try:
         from resemblyzer import VoiceEncoder
@@ -37,7 +37,7 @@ def embed_resemblyzer(signals, device: str = "cpu") -> np.ndarray:
 
     Short signals are zero-padded to 0.1 s so that a clip never has no embedding.
     """
-    encoder = _resemblyzer(str(device))
+    encoder = resemblyzer_encoder(str(device))
     out = np.zeros((len(signals), RESEMBLYZER_DIM), dtype=np.float32)
     for i, signal in enumerate(signals):
         wav = np.asarray(signal, dtype=np.float32)

@@ -20,12 +20,17 @@ import pandas as pd
 from sauti.core import audio
 from sauti.core.errors import SautiError
 from sauti.core.progress import bar as progress_bar
-from sauti.workflow.plan import THREADED_KINDS
+from sauti.ml.features import embeddings, imported, spectra, ssl_embeddings
+from sauti.ml.features.clips import describe, segments
 
 KINDS = ("os", "praat", "mfcc", "import", "spectra", "spkrec_ssl")
 #: Kinds computed by pretrained networks in batches (sauti.ml.features.embeddings).
 EMBEDDING_KINDS = ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap", "spkrec")
 KINDS = (*KINDS, *EMBEDDING_KINDS)
+#: Feature kinds whose extractor releases the GIL (openSMILE's C library, librosa's numpy):
+#: one features job runs them in `threads` threads, with results equal to one thread (tested).
+#: praat is not among them: parselmouth gives different values when called from two threads.
+THREADED_KINDS = ("os", "mfcc")
 
 # A per-sample extractor: 16 kHz mono float32 signal -> {feature name (unprefixed): value}.
 Extractor = Callable[[np.ndarray], dict[str, float]]
@@ -48,16 +53,10 @@ def extract(
         )
     _check_samples(samples)
     if kind == "import":
-        from sauti.ml.features import imported
-
         raw = imported.extract(samples, params)
     elif kind == "spkrec_ssl":
-        from sauti.ml.features import ssl_embeddings
-
         raw = ssl_embeddings.extract(samples, params, progress)
     elif kind in EMBEDDING_KINDS:
-        from sauti.ml.features import embeddings
-
         raw = embeddings.extract(kind, samples, params, progress)
     else:
         threads = max(1, int(workers)) if kind in THREADED_KINDS else 1
@@ -76,18 +75,16 @@ def _check_samples(samples: pd.DataFrame) -> None:
 def _make_extractor(kind: str, params: dict) -> Extractor:
     """Build the per-sample extractor once, so costly setup (openSMILE config) is not repeated."""
     if kind == "os":
-        from sauti.ml.features import opensmile_features
+        from sauti.ml.features import opensmile_features  # heavy: opensmile
 
         return opensmile_features.make_extractor(params)
     if kind == "praat":
-        from sauti.ml.features import praat_features
+        from sauti.ml.features import praat_features  # heavy: parselmouth
 
         return praat_features.make_extractor(params)
     if kind == "spectra":
-        from sauti.ml.features import spectra
-
         return spectra.make_extractor(params)
-    from sauti.ml.features import mfcc_features
+    from sauti.ml.features import mfcc_features  # heavy: librosa
 
     return mfcc_features.make_extractor(params)
 
@@ -103,7 +100,7 @@ def _extract_audio(
 
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     try:
-        results = pool.map(one, _segments(samples)) if pool else map(one, _segments(samples))
+        results = pool.map(one, segments(samples)) if pool else map(one, segments(samples))
         rows = list(
             progress_bar(
                 results,
@@ -122,25 +119,11 @@ def _extract_audio(
     return pd.DataFrame.from_records(rows, columns=list(rows[0]))
 
 
-def _segments(samples: pd.DataFrame):
-    """Yield (file, start, end) with missing/NaN times as None (= file start/end)."""
-    starts = samples["start"] if "start" in samples.columns else [None] * len(samples)
-    ends = samples["end"] if "end" in samples.columns else [None] * len(samples)
-    for path, start, end in zip(samples["file"], starts, ends, strict=True):
-        yield str(path), _time_or_none(start), _time_or_none(end)
-
-
-def _time_or_none(value) -> float | None:
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
-
-
 def _extract_one(
     kind: str, extractor: Extractor, path: str, start: float | None, end: float | None
 ) -> dict[str, float]:
     """Features of one segment; any failure becomes a SautiError naming file and times."""
-    where = _describe(path, start, end)
+    where = describe(path, start, end)
     signal = audio.read(path, start, end)  # raises SautiError naming the file if unreadable
     if signal.size == 0:
         raise SautiError(
@@ -163,12 +146,6 @@ def _extract_one(
             hint="the segment is probably too short; drop it or lengthen it",
         )
     return values
-
-
-def _describe(path: str, start: float | None, end: float | None) -> str:
-    if start is None and end is None:
-        return path
-    return f"{path} [{start or 0.0:.3f}-{'end' if end is None else f'{end:.3f}'} s]"
 
 
 def _finish(kind: str, raw: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:

@@ -29,9 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sauti.config.device import check_device
 from sauti.core import audio
 from sauti.core.errors import SautiError
 from sauti.core.progress import bar as progress_bar
+from sauti.ml.deep import INSTALL_HINT, require_torch
+from sauti.ml.deep.device import resolve_device
+from sauti.ml.deep.hub import from_pretrained, is_local
+from sauti.ml.deep.speaker_embeddings import embed_resemblyzer, resemblyzer_encoder
+from sauti.ml.features import clips
 
 TRANSFORMER_KINDS = ("wav2vec2", "hubert", "wavlm", "whisper", "ast", "clap")
 KINDS = (*TRANSFORMER_KINDS, "spkrec")
@@ -74,8 +80,6 @@ class Settings:
 
 def settings(kind: str, params: dict) -> Settings:
     """The options of `kind` from a features params dict (keys `<kind>.model`, ...), checked."""
-    from sauti.config.device import check_device
-    from sauti.ml.deep.hub import is_local
 
     def get(option, default):
         value = params.get(f"{kind}.{option}")
@@ -105,11 +109,9 @@ def settings(kind: str, params: dict) -> Settings:
 
 def extract(kind: str, samples: pd.DataFrame, params: dict, progress: bool = True) -> pd.DataFrame:
     """Unprefixed embedding columns for every row of `samples`, in order (float64)."""
-    from sauti.ml.features import _describe, _segments
-
     s = settings(kind, params)
     encoder = _speaker_encoder(s) if kind == "spkrec" else _TransformerEncoder(s)
-    segments = list(_segments(samples))
+    segments = list(clips.segments(samples))
     out: list[np.ndarray | None] = [None] * len(segments)
     bar = progress_bar(
         total=len(segments),
@@ -123,7 +125,7 @@ def extract(kind: str, samples: pd.DataFrame, params: dict, progress: bool = Tru
         indices = range(first, min(first + window, len(segments)))
         signals = {i: _read(kind, *segments[i]) for i in indices}
         for batch in _batches(signals, s.batch_size, encoder.equal_lengths):
-            where = ", ".join(_describe(*segments[i]) for i in batch[:2])
+            where = ", ".join(clips.describe(*segments[i]) for i in batch[:2])
             try:
                 vectors = encoder([signals[i] for i in batch])
             except SautiError:
@@ -144,12 +146,10 @@ def extract(kind: str, samples: pd.DataFrame, params: dict, progress: bool = Tru
 
 
 def _read(kind: str, path: str, start, end) -> np.ndarray:
-    from sauti.ml.features import _describe
-
     signal = audio.read(path, start, end)
     if signal.size == 0:
         raise SautiError(
-            f"{_describe(path, start, end)}: segment is empty, no {kind} features",
+            f"{clips.describe(path, start, end)}: segment is empty, no {kind} features",
             hint="check that start < end and that start lies inside the file",
         )
     return signal
@@ -190,10 +190,6 @@ class _TransformerEncoder:
     """A transformers model and its feature extractor, loaded once; call it with a batch."""
 
     def __init__(self, s: Settings):
-        from sauti.ml.deep import require_torch
-        from sauti.ml.deep.device import resolve_device
-        from sauti.ml.deep.hub import from_pretrained
-
         torch = require_torch(f"FEATS.type {s.kind}")
         import transformers
 
@@ -294,19 +290,16 @@ class _Resemblyzer:
     equal_lengths = False
 
     def __init__(self, s: Settings):
-        from sauti.ml.deep.device import resolve_device
-
         self.device = str(resolve_device(s.device, s.key("device")))
-        from sauti.ml.deep.speaker_embeddings import _resemblyzer
 
-        _resemblyzer(self.device)  # load now (cached): a missing package fails before any audio
+        resemblyzer_encoder(
+            self.device
+        )  # load now (cached): a missing package fails before any audio
 
     def names(self, width: int) -> list[str]:
         return [str(i) for i in range(width)]
 
     def __call__(self, signals):
-        from sauti.ml.deep.speaker_embeddings import embed_resemblyzer
-
         return embed_resemblyzer(signals, self.device)
 
 
@@ -316,10 +309,6 @@ class _SpeechBrain:
     equal_lengths = False
 
     def __init__(self, s: Settings):
-        from sauti.ml.deep import INSTALL_HINT, require_torch
-        from sauti.ml.deep.device import resolve_device
-        from sauti.ml.deep.hub import is_local
-
         self.torch = require_torch("FEATS.type spkrec")
         device = resolve_device(s.device, s.key("device"))
         try:

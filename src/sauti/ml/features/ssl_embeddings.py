@@ -12,12 +12,12 @@ import pandas as pd
 
 from sauti.core import audio
 from sauti.core.errors import SautiError
+from sauti.ml.deep.ssl.encoder import embed, load_encoders
+from sauti.ml.features.clips import segments
 
 
 def extract(samples: pd.DataFrame, params: dict, progress: bool = True) -> pd.DataFrame:
     """Unprefixed embedding columns (0 .. dim-1) for every row of `samples`, in order."""
-    from sauti.ml.features import _segments
-
     path = params.get("encoders")
     if not path:  # the workflow passes it; `sauti demo`/`export` bundles do not carry it
         raise SautiError(
@@ -25,9 +25,8 @@ def extract(samples: pd.DataFrame, params: dict, progress: bool = True) -> pd.Da
             hint="spkrec_ssl features are made by the workflow (SSL.enabled: true); "
             "sauti demo and export cannot compute them for new audio yet",
         )
-    from sauti.ml.deep.ssl.encoder import embed, load_encoders
 
     encoder = load_encoders(path)[0]
-    signals = [audio.read(path, start, end) for path, start, end in _segments(samples)]
+    signals = [audio.read(path, start, end) for path, start, end in segments(samples)]
     values = embed(encoder, signals, progress=progress, desc="features spkrec_ssl")
     return pd.DataFrame(values, columns=[str(i) for i in range(values.shape[1])])

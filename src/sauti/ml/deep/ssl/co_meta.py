@@ -29,7 +29,7 @@ from sauti.core.progress import bar as progress_bar
 from sauti.ml.deep import require_torch
 from sauti.ml.deep.device import resolve_device, seed_everything
 from sauti.ml.deep.loop import FitSettings, make_optimizer
-from sauti.ml.deep.ssl.rounds import make_heads, round_batches, views_of
+from sauti.ml.deep.ssl.batches import make_heads, round_batches, views_of
 from sauti.ml.deep.ssl.settings import SSLSettings
 
 log = logging.getLogger("sauti.ssl")

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from sauti.core.errors import SautiError
+from sauti.core.fileio import atomic_path
 from sauti.core.progress import bar as progress_bar
 from sauti.ml.deep import require_torch
 
@@ -68,8 +70,6 @@ def build_encoder(spec: EncoderSpec):
             return self.ecapa(self.frames(signals)).squeeze(1)
 
     if spec.view not in VIEWS:
-        from sauti.core.errors import SautiError
-
         raise SautiError(f"SSL view {spec.view!r} is unknown", hint=f"use one of {VIEWS}")
     return SpeakerEncoder(spec)
 
@@ -77,7 +77,6 @@ def build_encoder(spec: EncoderSpec):
 def save_encoders(path, encoders, extra: dict | None = None) -> None:
     """Weights + architecture of one or two encoders (+ `extra`) in one torch file, atomically."""
     torch = require_torch("saving an encoder")
-    from sauti.core.fileio import atomic_path
 
     saved = [
         {"spec": asdict(e.spec), "state": {k: v.detach().cpu() for k, v in e.state_dict().items()}}

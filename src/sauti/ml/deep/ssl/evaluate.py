@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.core.errors import SautiError
+from sauti.core.fileio import atomic_path
 
 
 def build_trials(speakers, per_speaker: int, seed: int) -> pd.DataFrame:
@@ -79,8 +80,6 @@ def plot_rounds(table: pd.DataFrame, path, references: dict) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from sauti.core.fileio import atomic_path
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ax.plot(table["round"], 100 * table["eer"], marker="o", label="SSL encoder")

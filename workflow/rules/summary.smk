@@ -25,7 +25,9 @@ rule grid_summary:
     params:
         cfg=REG.composite.grid_params,
     run:
-        jobs.grid_summary(input, output, params, log)  # in this process (sauti.workflow.jobs)
+        jobs.grid_summary(
+            input, output, params, log
+        )  # in this process (sauti.workflow.jobs)
 
 
 rule multidb_summary:
@@ -47,4 +49,6 @@ rule multidb_summary:
     params:
         cfg=REG.composite.multidb_params,
     run:
-        jobs.multidb_summary(input, output, params, log)  # in this process (sauti.workflow.jobs)
+        jobs.multidb_summary(
+            input, output, params, log
+        )  # in this process (sauti.workflow.jobs)
