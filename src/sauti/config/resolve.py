@@ -43,6 +43,7 @@ from sauti.config.sections import (
     finetune,
     model,
     optim,
+    plot,
     predict,
     segment,
     selftrain,
@@ -75,6 +76,7 @@ SECTIONS = (
     predict,
     tests,
     feats,
+    plot,
 )
 
 

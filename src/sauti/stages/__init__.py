@@ -31,12 +31,13 @@ from sauti.stages import (
     summary,
     test,
     train,
+    uncertainty,
 )
 
 #: Pipeline order: data, its tables, features, models, their evaluation, the studies, report.
 STAGES = (
     samples, labels, split, resample, separate, segment, predict, features, augment, train,
-    finetune, evaluate, explore, test, optim, ensemble, selftrain, ssl, summary, report,
+    finetune, evaluate, explore, uncertainty, test, optim, ensemble, selftrain, ssl, summary, report,
 )  # fmt: skip
 #: name -> StageSpec
 SPECS = {module.SPEC.name: module.SPEC for module in STAGES}
