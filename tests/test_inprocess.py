@@ -21,6 +21,7 @@ from workflow_support import gender_experiment, run_ok, small_table, snakemake, 
 from sauti.core import progress
 from sauti.core.errors import SautiError
 from sauti.core.stage_log import StageFailed, stage_logging
+from sauti.ml.explore_plots import feature_plot, value_counts_plot
 from sauti.ml.plots import confusion_matrix_plot, regression_scatter_plot
 from sauti.stages.summary import bar_plot
 
@@ -52,6 +53,35 @@ def test_two_plotting_jobs_at_once_draw_what_one_at_a_time_draws(tmp_path):
         assert set(threaded[i]) == {"cm.png", "scatter.png", "bars.png"}
         assert threaded[i] == serial[i], f"job {i} drew different images in a thread"
     assert serial[0]["cm.png"] != serial[1]["cm.png"]  # the comparison can tell jobs apart
+    assert "matplotlib.pyplot" not in sys.modules or not _pyplot_figures()
+
+
+def _draw_explore(folder, demo_table, i: int):
+    """Two explore plots (seaborn on the object API) of a different sample per `i`."""
+    rows = demo_table.sample(n=120, random_state=i)
+    value_counts_plot(rows, ["gender", "language"], folder / "counts.png", f"{i}", False, "png")
+    feature_plot(
+        rows["rate"].rename("rate"), rows["gender"], folder / "feature.png",
+        f"rate {i}", "violin", True, "png",
+    )  # fmt: skip
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_two_explore_jobs_at_once_draw_what_one_at_a_time_draws(tmp_path, demo_table):
+    """The explore jobs also run as threads of Snakemake's process (sauti.workflow.jobs)."""
+    jobs = range(6)
+    serial = {}
+    for i in jobs:
+        (tmp_path / f"serial{i}").mkdir()
+        serial[i] = _draw_explore(tmp_path / f"serial{i}", demo_table, i)
+    for i in jobs:
+        (tmp_path / f"thread{i}").mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        draw = lambda i: _draw_explore(tmp_path / f"thread{i}", demo_table, i)  # noqa: E731
+        threaded = dict(zip(jobs, pool.map(draw, jobs), strict=True))
+    for i in jobs:
+        assert threaded[i] == serial[i], f"explore job {i} drew different images in a thread"
+    assert serial[0]["counts.png"] != serial[1]["counts.png"]  # the comparison can tell jobs apart
     assert "matplotlib.pyplot" not in sys.modules or not _pyplot_figures()
 
 

@@ -1,7 +1,9 @@
 """Plots of the explore stage (seaborn on matplotlib's Agg backend, saved atomically).
 
 Why seaborn here and not in sauti.ml.plots: distribution plots by group (violin, box, counts) are
-what seaborn does well, and only exploration needs them.
+what seaborn does well, and only exploration needs them. Every figure comes from
+sauti.ml.plots.new_figure (matplotlib's object API, no pyplot state), so explore jobs can run
+as threads of Snakemake's process next to each other and to the evaluate jobs.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from sauti.ml.plots import save_figure  # noqa: E402
+from sauti.ml.plots import new_figure, save_figure  # noqa: E402
 
 KINDS = ("violin", "box", "bar", "strip")
 
@@ -26,7 +27,7 @@ def value_counts_plot(
 ) -> Path:
     """Counts of one column (bars) or of a pair of columns (grouped bars), per sample or per speaker."""
     table = data.drop_duplicates("speaker") if per_speaker and "speaker" in data else data
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = new_figure((7, 4))
     x = table[columns[0]].astype(str)
     hue = table[columns[1]].astype(str) if len(columns) > 1 else None
     sns.countplot(x=x, hue=hue, ax=ax, order=sorted(x.unique()))
@@ -40,7 +41,7 @@ def value_counts_plot(
 
 def bias_overview_plot(table: pd.DataFrame, path: Path, title: str, fmt: str) -> Path:
     """Effect size of every tested column; flagged ones (medium+ effect, p < 0.05) in red."""
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.45 * len(table) + 1.2)))
+    fig, ax = new_figure((7, max(2.5, 0.45 * len(table) + 1.2)))
     colours = ["tab:red" if f else "tab:blue" for f in table["flagged"]]
     labels = [
         f"{c} ({e.replace('_', ' ')})"
@@ -56,7 +57,7 @@ def bias_overview_plot(table: pd.DataFrame, path: Path, title: str, fmt: str) ->
 def bias_pair_plot(data: pd.DataFrame, column: str, target: str, x_categorical: bool, y_categorical: bool,
                    path: Path, title: str, kind: str, fmt: str) -> Path:  # fmt: skip
     """The shape of one column-target relation: stacked shares, distributions by group, or a scatter."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure((7, 4.5))
     frame = data[[column, target]].dropna()
     if x_categorical and y_categorical:
         shares = pd.crosstab(
@@ -95,7 +96,7 @@ def _distribution(frame: pd.DataFrame, group: str, value: str, ax, kind: str) ->
 def feature_plot(values: pd.Series, target: pd.Series, path: Path, title: str, kind: str, classification: bool,
                  fmt: str) -> Path:  # fmt: skip
     """One feature against the target (distribution per class, or a scatter for regression)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure((6, 4))
     frame = pd.DataFrame({"feature": values.to_numpy(float), "target": target.to_numpy()})
     if classification:
         _distribution(frame, "target", "feature", ax, kind)
@@ -112,7 +113,7 @@ def scatter_plot(
     coords: np.ndarray, colour_by: pd.Series, path: Path, title: str, fmt: str
 ) -> Path:
     """2-D projection coloured by a column (the target, or the speaker)."""
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, ax = new_figure((6.5, 5))
     values = colour_by.astype(str).to_numpy()
     categories = sorted(set(values))
     if len(categories) <= 20:
@@ -139,9 +140,11 @@ def scatter_plot(
 def tree_plot(
     estimator, feature_names: list[str], class_names, path: Path, title: str, fmt: str
 ) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from sklearn.tree import plot_tree
 
-    fig, ax = plt.subplots(figsize=(14, 7))
+    fig, ax = new_figure((14, 7))
+    FigureCanvasAgg(fig)  # plot_tree measures its boxes with the canvas's renderer
     plot_tree(estimator, max_depth=3, feature_names=feature_names, class_names=class_names, filled=True,
               fontsize=7, ax=ax, impurity=False)  # fmt: skip
     ax.set_title(title)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ from sauti.core.fileio import atomic_path, read_table, write_json, write_table
 from sauti.core.keys import Keyed, Stage, make_stage
 from sauti.stages.base import StageSpec
 from sauti.stages.features import feature_matrix
+
+#: shap's summary plot uses pyplot's global figure; explore jobs run as threads of one process
+_PYPLOT = threading.Lock()
 
 log = logging.getLogger("sauti.explore")
 
@@ -248,13 +252,14 @@ def shap_importance(features: pd.DataFrame, y: np.ndarray, task: str, seed: int,
     else:
         importance = np.abs(per_class).mean(axis=0)
         plot_values, class_names = per_class, None
-    plt.figure()
-    shap.summary_plot(plot_values, X[rows], feature_names=list(features.columns),
-                      max_display=max_display, show=False, class_names=class_names)  # fmt: skip
-    plt.title(title)
-    with atomic_path(path) as tmp:
-        plt.gcf().savefig(tmp, format=fmt, bbox_inches="tight")
-    plt.close("all")
+    with _PYPLOT:  # shap draws on pyplot's current figure: one explore job at a time here
+        plt.figure()
+        shap.summary_plot(plot_values, X[rows], feature_names=list(features.columns),
+                          max_display=max_display, show=False, class_names=class_names)  # fmt: skip
+        plt.title(title)
+        with atomic_path(path) as tmp:
+            plt.gcf().savefig(tmp, format=fmt, bbox_inches="tight")
+        plt.close("all")
     return pd.Series(importance, index=features.columns).sort_values(ascending=False)
 
 

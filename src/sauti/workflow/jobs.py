@@ -15,6 +15,7 @@ from pathlib import Path
 from sauti.core.stage_log import stage_logging
 from sauti.stages import SPECS
 from sauti.stages.evaluate import evaluate_stage
+from sauti.stages.explore import explore_stage
 from sauti.stages.labels import labels_stage
 from sauti.stages.report import report_stage
 from sauti.stages.split import split_stage
@@ -35,6 +36,11 @@ def split(input, output, params, log) -> None:
 def evaluate(input, output, params, log) -> None:
     with stage_logging(log[0], "evaluate", in_thread=True):
         evaluate_stage(input.predictions, input.info, params.cfg, Path(output.metrics).parent)
+
+
+def explore(input, output, params, log) -> None:
+    with stage_logging(log[0], "explore", in_thread=True):
+        explore_stage(input.split, list(input.features), params.cfg, Path(output.manifest).parent)
 
 
 def report(input, output, params, log) -> None:
