@@ -12,6 +12,9 @@ import pytest
 import sauti.core.audio
 
 REPO = Path(__file__).resolve().parents[1]
+# `sauti run` in tests runs Snakemake as a subprocess and leaves no warm worker behind
+# (sauti.app.worker); tests/test_worker.py turns it on for its own runs, in private folders.
+os.environ["SAUTI_WORKER"] = "0"
 # absolute: `make test` passes SAUTI_DEMO_DIR=data/demo, and workflow tests run in other folders
 DEMO_DIR = Path(os.environ.get("SAUTI_DEMO_DIR", REPO / "data" / "demo")).resolve()
 

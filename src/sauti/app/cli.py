@@ -2,6 +2,7 @@
 
     sauti run exp.ini [more.yaml ...] [snakemake options, e.g. -j8 -n]
     sauti watch exp.ini [more.yaml ...] [-j N]   (re-runs on every save: sauti.app.watch)
+    sauti worker status | stop       (the warm worker behind `sauti run`: sauti.app.worker)
     sauti convert exp.ini > exp.yaml
     sauti check exp.ini
     sauti schema-doc > config/README.md
@@ -26,7 +27,7 @@ import argparse
 import sys
 
 from sauti import __version__
-from sauti.app import ensemble_cli, model_cli, nk_commands
+from sauti.app import ensemble_cli, model_cli, nk_commands, worker
 from sauti.app.running import run_experiments
 from sauti.app.watch import watch as watch_files
 from sauti.config.doc import render
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     watch = sub.add_parser("watch", help="run, then re-run whenever an experiment file is saved")
     watch.add_argument("configs", nargs="+", help="experiment files (.ini, .yaml)")
     watch.add_argument("-j", "--cores", type=int, default=None, help="cores (default: all)")
+    warm = sub.add_parser("worker", help="the warm worker that speeds up sauti run: status, stop")
+    warm.add_argument("action", choices=["status", "stop"])
     convert = sub.add_parser("convert", help="print an INI experiment as YAML")
     convert.add_argument("config")
     convert.add_argument("--resolved", action="store_true", help="include every default")
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_experiments(args.configs, extra)
         if args.command == "watch":
             return watch_files(args.configs, args.cores)
+        if args.command == "worker":
+            return worker.command(args.action)
         if args.command == "convert":
             sys.stdout.write(convert_file(args.config, args.resolved))
             return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from sauti.app import worker
 from sauti.config import compose
 from sauti.config.read import read_file
 from sauti.config.resolve import to_yaml
@@ -24,7 +25,9 @@ def run_experiments(files: list[str], snakemake_args: list[str]) -> int:
     command = snakemake_cli.command(configfile, Path.cwd(), *snakemake_args)
     if not any(a.startswith(("-j", "--jobs", "--cores", "-c")) for a in snakemake_args):
         command += ["--cores", "all"]
-    code = runs.supervise(command, Path.cwd(), files)  # own process group, run record, locks
+    spawner = worker.Spawner(runs.popen)  # the warm worker's fork, else a subprocess
+    code = runs.supervise(command, Path.cwd(), files, spawner)  # process group, record, locks
+    spawner.after_run()  # no worker answered: start one for the next run
     if code == 0:  # the rows and files the stages left out, and why (sauti.ml.drops)
         drops.print_summary(written)
     return code

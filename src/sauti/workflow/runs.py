@@ -18,8 +18,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sauti.core.errors import SautiError
 from sauti.core.fileio import write_json
@@ -34,9 +36,30 @@ RECORD_ENV = "SAUTI_RUN_RECORD"
 STOP_GRACE_S = 20
 
 
-def supervise(command: list[str], workdir: Path, files: list[str]) -> int:
+class Process(Protocol):
+    """The Snakemake process `supervise` watches: a subprocess.Popen, or a run in the warm
+    worker (`sauti.app.worker.WorkerRun`); either way the leader of its own process group."""
+
+    pid: int
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit code; raises subprocess.TimeoutExpired when it runs after `timeout` s."""
+
+
+def popen(command: list[str], env: dict[str, str]) -> Process:
+    """Start `command` as a subprocess in a session (and process group) of its own."""
+    return subprocess.Popen(command, env=env, start_new_session=True)
+
+
+def supervise(
+    command: list[str],
+    workdir: Path,
+    files: list[str],
+    spawn: Callable[[list[str], dict[str, str]], Process] = popen,
+) -> int:
     """Run Snakemake (`command`) as its own process group, with this run's record, and end the
-    whole group when `sauti run` is stopped, so no job keeps running orphaned.
+    whole group when `sauti run` is stopped, so no job keeps running orphaned. `spawn` starts
+    it (`sauti run` passes one that asks the warm worker first, `sauti.app.worker`).
 
     Stopping sends SIGTERM to the group: the jobs end at once and Snakemake, which takes SIGTERM
     as "finish what runs", sees them end, removes their incomplete outputs and releases its
@@ -60,7 +83,7 @@ def supervise(command: list[str], workdir: Path, files: list[str]) -> int:
     watchdog = None
     try:
         env = {**os.environ, RECORD_ENV: str(record)}
-        child = subprocess.Popen(command, env=env, start_new_session=True)
+        child = spawn(command, env)
         add_snakemake_pid(record, child.pid)
         watchdog = subprocess.Popen(
             [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(child.pid)],
@@ -214,7 +237,8 @@ def holders(workdir: str | Path) -> list[Holder] | None:
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if not _is_snakemake(argv) or Path(os.readlink(entry / "cwd")) != target:
+            named = (entry / "comm").read_text().strip() == "snakemake"  # a worker's child
+            if not (named or _is_snakemake(argv)) or Path(os.readlink(entry / "cwd")) != target:
                 continue
             pid = int(entry.name)
             started = process_start(pid)
