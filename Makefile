@@ -15,7 +15,7 @@ test: APT_PACKAGES += texlive-latex-base poppler-utils
 # the separation corpus renders tracker music (resources/demo/build_separation_corpus.sh)
 test: APT_PACKAGES += openmpt123
 
-.PHONY: setup system-deps venv deep check-deep lock demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-deep benchmark-ssl benchmark-separation
+.PHONY: setup system-deps venv deep check-deep lock demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-worker benchmark-deep benchmark-ssl benchmark-separation
 
 setup: system-deps venv
 
@@ -128,6 +128,10 @@ benchmark-separation: setup deep demo-data
 benchmark-nkululeko: setup demo-data
 	bash resources/demo/build_large_corpus.sh data/large
 	$(BIN)/python benchmarks/bench_nkululeko.py
+
+# `sauti run` with and without the warm worker (writes benchmarks/results/worker.md)
+benchmark-worker: setup demo-data
+	$(BIN)/python benchmarks/bench_worker.py
 
 format: venv
 	$(BIN)/ruff format src tests benchmarks
