@@ -298,3 +298,14 @@ def test_sauti_worker_0_or_ci_never_starts_a_worker(tmp_path, table, workers, sw
     configfile = write(tmp_path, gender_experiment(write_csv(tmp_path, table)))
     run(tmp_path, configfile, {**workers.env, **switch}, "-n")
     assert not (workers.folder / f"sauti-{os.getuid()}").exists()
+
+
+def test_an_idle_worker_ends_by_itself(workers):
+    worker.start_in_background({**workers.env, "SAUTI_WORKER_IDLE_S": "3"})
+    found = workers.wait()
+    ends = time.monotonic() + 60
+    while alive(found["pid"]) and time.monotonic() < ends:
+        time.sleep(0.2)
+    assert not alive(found["pid"])
+    assert "idle for 3 s: no new runs" in workers.paths()["log"].read_text()
+    assert not workers.paths()["sock"].exists()

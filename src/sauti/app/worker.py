@@ -16,7 +16,7 @@ with the child's pid at once and with its exit status when it ends; `sauti.workf
 supervises it like a subprocess (record, signals to the group, watchdog).
 
 Which worker: one per user and code version. The socket's name holds a digest of the
-interpreter, sauti's source files (paths, sizes, mtimes), the installed packages' folders, the
+interpreter, sauti's source files (paths, sizes, mtimes), the installed distributions, the
 workflow folder and the environment variables read at import time, so changed code gets a new
 worker and an old one is never asked; the worker also compares the digest of each request with
 its own, and ends when its files change, after SAUTI_WORKER_IDLE_S seconds without a run
@@ -27,6 +27,11 @@ before and then starts a worker in the background for the next run (the first ru
 by the worker's imports). Anything wrong with the worker means the subprocess path, never a
 failed run. SAUTI_WORKER=0 turns it off, SAUTI_WORKER=1 on; by default it is on except where
 the CI variable is set (a CI job runs once; no process should outlive it).
+
+Fork safety: before it forks, the worker has only imported, never run anything, and it has no
+Python threads; the native threads present after the imports (the OpenBLAS pools of numpy and
+scipy, pyarrow's jemalloc) have fork handlers, and a child's BLAS, xgboost and parquet calls
+were checked to work.
 """
 
 from __future__ import annotations
@@ -350,6 +355,7 @@ class _Worker:
         signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the select through the pipe
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", "SIGTERM"))
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.last_active = time.monotonic()  # idle from now on, not from before the imports
 
     def stop_listening(self, why: str) -> None:
         if self.listener is None:
@@ -646,7 +652,10 @@ def serve(socket_path: Path | None = None) -> None:
         os._exit(0)  # the starter returns; the worker goes on, child of init
     os.setsid()
     _remove_dead(where["lock"].parent)
-    idle_s = float(os.environ.get(IDLE_ENV) or IDLE_S)
+    try:
+        idle_s = float(os.environ.get(IDLE_ENV) or IDLE_S)
+    except ValueError:
+        idle_s = IDLE_S
     worker = _Worker(where, lock, digest, idle_s)
     started = time.monotonic()
     try:
