@@ -18,15 +18,9 @@ from sauti.stages.evaluate import evaluate_stage
 from sauti.stages.explore import explore_stage
 from sauti.stages.labels import labels_stage
 from sauti.stages.report import report_stage
-from sauti.stages.samples import samples_stage
 from sauti.stages.split import split_stage
 from sauti.stages.summary import grid_summary_stage, multidb_summary_stage
 from sauti.stages.train import train_stage
-
-
-def samples(input, output, params, log) -> None:
-    with stage_logging(log[0], "samples", in_thread=True):
-        samples_stage(params.cfg, params.content, output.samples)
 
 
 def labels(input, output, params, log) -> None:
