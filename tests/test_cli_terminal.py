@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from workflow_support import small_table, write, write_csv
+from workflow_support import processes_in, small_table, write, write_csv
 
 from sauti.app import terminal
 from sauti.core import progress
@@ -80,18 +80,6 @@ def wait_for_extraction(workdir: Path, run: subprocess.Popen, timeout: float = 3
                 return record
         time.sleep(0.2)
     raise AssertionError("the features job never reported progress")
-
-
-def processes_in(workdir: Path) -> list[str]:
-    """Command lines of processes working in `workdir` (Snakemake and its jobs run there)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == workdir.resolve():
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from workflow_support import gender_experiment, small_table, write, write_csv
+from workflow_support import gender_experiment, processes_in, small_table, write, write_csv
 
 from sauti.app import worker
 from sauti.workflow import runs
@@ -196,18 +196,6 @@ def long_corpus(tmp_path_factory, demo_dir) -> Path:
     table = pd.read_csv(demo_dir / "demo.csv")
     table["file"] = [str((demo_dir / f).resolve()) for f in table["file"]]
     return write_csv(tmp_path_factory.mktemp("long"), table, "demo.csv")
-
-
-def processes_in(workdir: Path) -> list[str]:
-    """Command lines of processes working in `workdir` (Snakemake and its jobs run there)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == workdir.resolve():
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            continue
-    return found
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -8,6 +8,7 @@ job count and error reporting identical across test files. Import it as `workflo
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -84,3 +85,15 @@ def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
     if not jobs:
         assert "Nothing to be done" in text, text
     return jobs
+
+
+def processes_in(workdir: Path) -> list[str]:
+    """Command lines of processes working in `workdir` (Snakemake and its jobs run there)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == workdir.resolve():
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
