@@ -175,16 +175,10 @@ class Composite:
 
     # optim ----------------------------------------------------------------------------
     def optim_inputs(self, w) -> dict:
-        stage = self.registry.stage("optim", w.key)
+        reg = self.registry
         return {
-            "split": self.registry.path(  # the split table, or its segments (SEGMENT)
-                *next((u.stage, u.key) for u in stage.upstream if u.stage in ("split", "segment"))
-            ),
-            "features": [
-                self.registry.path("features", u.key)
-                for u in stage.upstream
-                if u.stage == "features"
-            ],
+            "split": reg.path_of(reg.data_upstream("optim", w.key)),  # the experiment's data table
+            "features": [reg.path_of(u) for u in reg.upstream("optim", w.key, "features")],
         }
 
     # resample -------------------------------------------------------------------------
