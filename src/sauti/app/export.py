@@ -28,15 +28,20 @@ def experiment_bundle(config_file: str | Path) -> Path:
     The key is computed from the config exactly as `sauti run` does, so this finds the model of
     the CURRENT config: after a MODEL change it is "not trained yet" until the run is repeated.
     """
+    return _trained(config_file)[1]
+
+
+def _trained(config_file: str | Path):
+    """(the experiment's plan, its model.joblib), planned once for both callers."""
     registry = registry_from_files([str(config_file)])
     plan = registry.plans[0]
-    path = Path(registry.path(plan.train.stage, plan.train.key, BUNDLE_FILE))  # train or finetune
+    path = Path(registry.path_of(plan.train, BUNDLE_FILE))  # train or finetune
     if not path.is_file():
         raise SautiError(
             f"experiment {plan.name} has not been trained yet (no {path})",
             hint=f"run: sauti run {config_file}",
         )
-    return path
+    return plan, path
 
 
 def export_bundle(config_file: str | Path, dest: str | Path) -> Path:
@@ -47,9 +52,8 @@ def export_bundle(config_file: str | Path, dest: str | Path) -> Path:
     nothing else. It is assembled in a temporary sibling and renamed into place, so a failed
     export never leaves a half-written folder that looks usable.
     """
-    model_file = experiment_bundle(config_file)
+    plan, model_file = _trained(config_file)
     bundle = load_bundle(model_file)
-    plan = registry_from_files([str(config_file)]).plans[0]
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise SautiError(
