@@ -21,6 +21,10 @@ localrules:
     report,
 
 
+onstart:
+    jobs.on_start()  # a stopped run also ends the jobs running as threads of this process
+
+
 rule all:
     default_target: True
     input:

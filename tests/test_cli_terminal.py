@@ -118,7 +118,8 @@ def test_bad_audio_stops_in_at_most_five_lines(tmp_path, table, kind, reason):
     assert (tmp_path / log.rsplit(": ", 1)[1]).exists()  # Snakemake's own log, with the details
     text = "\n".join(lines)
     assert "Traceback" not in text and "CalledProcessError" not in text
-    assert "CalledProcessError" in Path(tmp_path / log.rsplit(": ", 1)[1]).read_text()
+    details = Path(tmp_path / log.rsplit(": ", 1)[1]).read_text()
+    assert "Error in rule samples" in details and bad in details  # the job's log, quoted
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from workflow_support import gender_experiment, run_ok, small_table, snakemake, 
 
 from sauti.core import progress
 from sauti.core.errors import SautiError
-from sauti.core.stage_log import StageFailed, stage_logging
+from sauti.core.stage_log import StageFailed, carry_job_output, stage_logging
 from sauti.ml.explore_plots import feature_plot, value_counts_plot
 from sauti.ml.plots import confusion_matrix_plot, regression_scatter_plot
 from sauti.stages.summary import bar_plot
@@ -158,6 +158,49 @@ def test_classic_models_train_in_process_and_nets_in_their_own(tmp_path, demo_di
     assert not re.fullmatch(only_svm.train_keys(neural=True), svm)  # no nets: matches nothing
 
 
+def test_gil_releasing_feature_kinds_extract_in_process_and_praat_in_its_own(tmp_path, demo_dir):
+    from sauti.workflow.registry import registry_from_files
+
+    corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=2))
+    cfg = _experiment(corpus, "svm")
+    cfg["FEATS"]["type"] = ["os", "praat"]
+    for shards in (1, 2):  # 2: praat's job merges the shards (their extraction is features_shard)
+        cfg["EXP"]["shards"] = shards
+        registry = registry_from_files([str(write(tmp_path, cfg))])
+        keys = {s.params["type"]: s.key for (n, _), s in registry.stages.items() if n == "features"}
+        inline = registry.features_keys(in_process=True)
+        own = registry.features_keys(in_process=False)
+        assert re.fullmatch(inline, keys["os"]) and not re.fullmatch(own, keys["os"])
+        assert bool(re.fullmatch(inline, keys["praat"])) == (shards > 1)
+        assert bool(re.fullmatch(own, keys["praat"])) == (shards == 1)
+
+
+def _job_with_a_pool(log, stage: str) -> None:
+    """A job in a thread whose helper threads write to stderr and log (an extraction pool)."""
+
+    def helper(i):
+        print(f"{stage} helper stderr {i}", file=sys.stderr)
+        logging.getLogger("sauti.test").warning("%s helper record %d", stage, i)
+
+    with stage_logging(str(log), stage, in_thread=True):
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(carry_job_output(helper), range(4)))
+
+
+def test_a_jobs_helper_threads_write_to_its_log(tmp_path, capfd):
+    logs = {stage: tmp_path / f"{stage}.log" for stage in ("features", "explore")}
+    with ThreadPoolExecutor(2) as jobs:
+        for future in [jobs.submit(_job_with_a_pool, log, stage) for stage, log in logs.items()]:
+            future.result()
+    for stage, log in logs.items():
+        text = log.read_text()
+        other = "explore" if stage == "features" else "features"
+        assert text.count(f"{stage} helper stderr") == 4, text
+        assert text.count(f"{stage} helper record") == 4, text
+        assert other not in text
+    assert "helper" not in capfd.readouterr().err  # nothing reached the terminal
+
+
 @pytest.mark.workflow
 def test_light_rules_run_in_snakemakes_process(tmp_path, demo_dir):
     corpus = write_csv(tmp_path, small_table(demo_dir, per_speaker=4))
@@ -165,6 +208,8 @@ def test_light_rules_run_in_snakemakes_process(tmp_path, demo_dir):
     run_ok(tmp_path, write(tmp_path, cfg))
     cache = tmp_path / "results" / "cache"
     light = [
+        next((cache / "samples").glob("*/samples.log")),
+        next((cache / "features").glob("*/features.log")),  # os: openSMILE releases the GIL
         next((cache / "split").glob("*/split.log")),
         next((cache / "train").glob("*/train.log")),
         next((cache / "evaluate").glob("*/evaluate.log")),
@@ -172,7 +217,6 @@ def test_light_rules_run_in_snakemakes_process(tmp_path, demo_dir):
     ]
     pids = {_pid(log) for log in light}
     assert len(pids) == 1 and None not in pids, pids  # one process: Snakemake's
-    assert _pid(next((cache / "features").glob("*/features.log"))) is None  # its own process
     assert (tmp_path / "results" / "exp_svm" / "report.html").exists()
 
     # a stage failing in Snakemake's process: one line naming the filter, no traceback, no output
@@ -181,3 +225,42 @@ def test_light_rules_run_in_snakemakes_process(tmp_path, demo_dir):
     text = result.stdout + result.stderr
     assert result.returncode != 0
     assert "leaves no samples" in text and "Traceback" not in text
+
+
+def test_a_stopped_run_ends_a_job_in_a_thread_at_its_next_step(tmp_path):
+    """SIGTERM in Snakemake's process (its handler kept) tells the jobs in threads to stop: the
+    job's bar raises at its next step, the job fails with one line and writes nothing."""
+    import os
+    import signal
+
+    from sauti.core.stage_log import stop_threads_on_signals
+
+    seen = []
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    started, out = threading.Event(), tmp_path / "features.parquet"
+
+    def job():
+        with stage_logging(str(tmp_path / "features.log"), "features", in_thread=True):
+            for _ in progress.bar(range(10_000), desc="features os", mininterval=0):
+                started.set()
+                threading.Event().wait(0.01)
+            out.write_text("done")  # not reached
+
+    try:
+        signal.signal(signal.SIGTERM, lambda number, frame: seen.append(number))  # "Snakemake's"
+        stop_threads_on_signals()
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(job)
+            assert started.wait(30)
+            os.kill(os.getpid(), signal.SIGTERM)
+            with pytest.raises(StageFailed, match="features stopped"):
+                future.result(timeout=30)
+        assert seen == [signal.SIGTERM]  # the handler before it still ran
+        assert not out.exists()
+        assert (
+            "features stopped: the run is being stopped" in (tmp_path / "features.log").read_text()
+        )
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+        progress.STOPPING.clear()

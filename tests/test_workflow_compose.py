@@ -228,7 +228,8 @@ def test_a_2x2_grid_computes_each_feature_set_once(tmp_path, corpus):
     corpus.to_csv(csv, index=False)
     grid = {**experiment(csv, "g", ["praat"], {"type": "svm"}), "GRID": GRID}
     jobs = planned_jobs(tmp_path, write(tmp_path, grid, "grid.yaml"))
-    assert jobs["features"] == 2  # praat and mfcc, one database: not 3 (praat is shared)
+    # praat and mfcc, one database: not 3 (praat is shared); praat in a process of its own
+    assert jobs["features"] == 1 and jobs["features_process"] == 1
     assert "features_shard" not in jobs  # EXP.shards 1: each features job extracts itself
     assert jobs["samples"] == 1 and jobs["split"] == 1
     assert jobs["train"] == jobs["evaluate"] == jobs["report"] == 4
@@ -322,7 +323,7 @@ def test_multidb_matrix_on_real_and_synthetic_speech(tmp_path, corpus):
     }
     configfile = write(tmp_path, cfg, "multidb.yaml")
     jobs = planned_jobs(tmp_path, configfile)
-    assert jobs["features"] == 2 and jobs["samples"] == 2  # each database once, for all cells
+    assert jobs["features_process"] == 2 and jobs["samples"] == 2  # each database once (praat)
     assert jobs["train"] == 4 and jobs["multidb_summary"] == 1
     result = snakemake(tmp_path, configfile)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]

@@ -28,6 +28,16 @@ from tqdm import tqdm
 _target = threading.local()
 
 
+#: Set when the run is being stopped (SIGINT/SIGTERM in Snakemake's process, see
+#: `sauti.core.stage_log.stop_threads_on_signals`): a job running as a thread cannot be killed,
+#: so every bar checks it at each step and ends the job there, before it writes anything.
+STOPPING = threading.Event()
+
+
+class Stopped(Exception):
+    """The run is being stopped; raised by a bar in a job running as a thread."""
+
+
 def report_to(path: str | Path | None) -> None:
     """Send the status line of every following bar of this thread to `path` (None: log only)."""
     _target.path = Path(path) if path is not None else None
@@ -59,7 +69,19 @@ def status_line(n: int, total: int | None, desc: str, unit: str, rate, postfix) 
 
 
 class _Bar(tqdm):
-    """tqdm that mirrors each refresh into the status file (never failing the job over it)."""
+    """tqdm that mirrors each refresh into the status file (never failing the job over it) and
+    stops at the next step once the run is being stopped (STOPPING)."""
+
+    def __iter__(self):
+        for item in super().__iter__():
+            if STOPPING.is_set():
+                raise Stopped
+            yield item
+
+    def update(self, n=1):
+        if STOPPING.is_set():
+            raise Stopped
+        return super().update(n)
 
     def display(self, msg=None, pos=None):
         shown = super().display(msg, pos)

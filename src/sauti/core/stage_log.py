@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -63,6 +64,46 @@ def _thread_stderr() -> _ThreadStderr:
         return sys.stderr
 
 
+def stop_threads_on_signals() -> None:
+    """Make SIGINT and SIGTERM first tell the jobs running as threads to stop (progress.STOPPING:
+    their next bar step ends them), then do what they did before (Snakemake's handlers). Called
+    in Snakemake's main thread once Snakemake has set its own handlers (the Snakefile's onstart):
+    without it a stopped run would wait for an in-process extraction to finish."""
+    progress.STOPPING.clear()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+
+        def handler(number, frame, previous=previous):
+            progress.STOPPING.set()
+            if callable(previous):
+                previous(number, frame)
+            elif previous != signal.SIG_IGN:  # the default action: end the process by it
+                signal.signal(number, signal.SIG_DFL)
+                os.kill(os.getpid(), number)
+
+        signal.signal(signum, handler)
+
+
+def carry_job_output(function):
+    """`function` wrapped so that, run in a helper thread of a job in Snakemake's process (an
+    extraction pool), its stderr and log records reach that job's log like the job's own, not
+    the terminal. Outside a job thread it is `function` itself."""
+    router = sys.stderr
+    if not isinstance(router, _ThreadStderr) or threading.get_ident() not in router.targets:
+        return function
+    target = router.targets[threading.get_ident()]
+
+    def in_job(*args, **kwargs):
+        ident = threading.get_ident()
+        router.targets[ident] = target
+        try:
+            return function(*args, **kwargs)
+        finally:
+            router.targets.pop(ident, None)
+
+    return in_job
+
+
 @contextlib.contextmanager
 def stage_logging(log_path: str, stage: str, in_thread: bool = False):
     """Run a stage with logging and stderr sent to `log_path`; on a SautiError write one line and
@@ -82,8 +123,8 @@ def stage_logging(log_path: str, stage: str, in_thread: bool = False):
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
         )
-        if in_thread:
-            handler.addFilter(lambda record: record.thread == ident)
+        if in_thread:  # the job's thread and its helper threads (carry_job_output)
+            handler.addFilter(lambda record: router.targets.get(record.thread) is log_file)
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.INFO)
@@ -102,6 +143,11 @@ def stage_logging(log_path: str, stage: str, in_thread: bool = False):
             if in_thread:
                 raise StageFailed(f"{stage}: {err}") from None
             raise SystemExit(1) from None
+        except progress.Stopped:  # a job in a thread, told to stop: nothing written
+            logging.getLogger("sauti").warning("%s stopped: the run is being stopped", stage)
+            if in_thread:
+                raise StageFailed(f"{stage} stopped: the run is being stopped") from None
+            raise SystemExit(130) from None
         except KeyboardInterrupt:  # Ctrl-C on a plain `snakemake` run: a line, no traceback
             logging.getLogger("sauti").warning("%s interrupted", stage)
             raise SystemExit(130) from None

@@ -12,20 +12,48 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sauti.core.stage_log import stage_logging
+from sauti.core.stage_log import stage_logging, stop_threads_on_signals
 from sauti.stages import SPECS
 from sauti.stages.evaluate import evaluate_stage
 from sauti.stages.explore import explore_stage
+from sauti.stages.features import features_stage
 from sauti.stages.labels import labels_stage
 from sauti.stages.report import report_stage
+from sauti.stages.samples import samples_stage
 from sauti.stages.split import split_stage
 from sauti.stages.summary import grid_summary_stage, multidb_summary_stage
 from sauti.stages.train import train_stage
 
 
+def samples(input, output, params, log) -> None:
+    with stage_logging(log[0], "samples", in_thread=True):
+        samples_stage(params.cfg, params.content, output.samples)
+
+
+def on_start() -> None:
+    """The Snakefile's onstart (main thread, Snakemake's signal handlers set): a stopped run
+    ends its jobs in threads at their next step (sauti.core.stage_log.stop_threads_on_signals)."""
+    stop_threads_on_signals()
+
+
 def labels(input, output, params, log) -> None:
     with stage_logging(log[0], "labels", in_thread=True):
         labels_stage(input.samples, params.cfg, params.content, output.labels)
+
+
+def features(input, output, params, log, threads, resources) -> None:
+    """Merging shards, or extracting a kind that releases the GIL (rule features; the other
+    kinds run the same stage in a process of their own, rule features_process)."""
+    with stage_logging(log[0], "features", in_thread=True):
+        features_stage(
+            input.samples,
+            list(input.get("shards", [])),
+            params.cfg,
+            output.features,
+            device=resources.device,
+            batch_size=resources.batch_size,
+            workers=threads,
+        )
 
 
 def split(input, output, params, log) -> None:

@@ -132,6 +132,22 @@ class Registry:
         """Whether this features/features_shard job extracts (False for a merge job)."""
         return hasattr(w, "shard") or self.shards[w.key] == 1
 
+    def features_keys(self, in_process: bool) -> str:
+        """Wildcard pattern of the features keys whose job runs (not) in Snakemake's process:
+        merging shards and extracting the kinds that release the GIL (THREADED_KINDS: openSMILE,
+        librosa) run as threads of the workflow's process (rule features): no interpreter start
+        and no import of pandas, sauti and openSMILE per database, which was a third of a small
+        first run. praat (parselmouth is not thread-safe) and the network kinds (torch, a GPU,
+        the deep conda env) keep a process of their own (rule features_process)."""
+        keys = sorted(
+            key
+            for (stage, key), found in self.stages.items()
+            if stage == "features"
+            and (self.shards.get(key, 1) > 1 or found.params["type"] in THREADED_KINDS)
+            == in_process
+        )
+        return "|".join(keys) or "(?!)"  # (?!): matches nothing
+
     def features_threads(self, w) -> int:
         """threads of an extracting job: FEATURE_THREADS for the kinds that run in threads
         (sauti.workflow.plan.THREADED_KINDS; Snakemake lowers it to --cores locally), else 1."""

@@ -20,6 +20,7 @@ import pandas as pd
 from sauti.core import audio
 from sauti.core.errors import SautiError
 from sauti.core.progress import bar as progress_bar
+from sauti.core.stage_log import carry_job_output
 from sauti.ml.features import embeddings, imported, spectra, ssl_embeddings
 from sauti.ml.features.clips import describe, segments
 
@@ -95,6 +96,7 @@ def _extract_audio(
     """Run `extractor` on each sample's audio slice; rows keep the samples' order (also with
     `threads` > 1: Executor.map yields in input order)."""
 
+    @carry_job_output  # a job in Snakemake's process: the pool's warnings go to its log
     def one(segment):
         return _extract_one(kind, extractor, *segment)
 
