@@ -302,7 +302,8 @@ def run(
 ) -> dict:
     """The explore stage: statistics, value counts, bias check, feature distributions, scatter.
 
-    params: the EXPL section plus target, type, random_seed, name and PLOT {kind, format}.
+    params: the EXPL section plus target, type, random_seed and PLOT {kind, format} (no
+    experiment name: the members of a grid or list that share a split share one explore job).
     Writes images, bias.csv and explore.json (the manifest the report reads) into out_dir.
     """
     from sauti.ml import explore_plots as P  # heavy: matplotlib
@@ -445,7 +446,7 @@ def plan_explore(cfg: dict, split: Stage, features: list[Stage]) -> Stage | None
     params = {
         **expl,
         "target": cfg["DATA"]["target"], "type": cfg["EXP"]["type"],
-        "random_seed": cfg["EXP"]["random_seed"], "name": cfg["EXP"]["name"],
+        "random_seed": cfg["EXP"]["random_seed"],
         "PLOT": {"kind": cfg["PLOT"]["kind"], "format": cfg["PLOT"]["format"]},
         "feature_types": cfg["FEATS"]["type"] if needs_features else [],
     }  # fmt: skip
