@@ -464,9 +464,10 @@ def main() -> None:
     footer = [
         "",
         f"sauti with nothing to do (Snakemake start-up + DAG): {noop:.1f} s. The rest of a "
-        "sauti run is its jobs: labels, split, train, evaluate, explore and report run as "
-        "threads inside Snakemake's process (no interpreter start-up), samples and features in "
-        "processes of their own; each job's own work is listed below (from its log). This "
+        "sauti run is its jobs: all of them run as threads inside Snakemake's process (no "
+        "interpreter start-up; os extraction releases the GIL), only praat features (the "
+        "study) in processes of their own; each job's own work is listed below (from its log). "
+        "This "
         "table times `python -m snakemake`; `sauti run` with its warm worker is in worker.md.",
     ]
     # the sections the docs include (docs/benchmarks.md): runs, features, watch, study

@@ -609,8 +609,8 @@ def _finish(code: int):
 
 def _warm() -> None:
     """What every run needs imported: Snakemake's CLI and API with their plugins, sauti's
-    workflow and the light jobs' libraries (scikit-learn, matplotlib, pandas, pyarrow; not
-    torch, which only the nets' own processes need)."""
+    workflow and the in-process jobs' libraries (scikit-learn, matplotlib and seaborn,
+    openSMILE, pandas, pyarrow; not torch, which only the nets' own processes need)."""
     import pyarrow.parquet  # noqa: F401
     import snakemake.api  # noqa: F401
     import snakemake.cli  # noqa: F401
@@ -618,7 +618,8 @@ def _warm() -> None:
     import snakemake_logger_plugin_sauti  # noqa: F401
 
     # heavy: the reason this process exists (scikit-learn, matplotlib, every stage module)
-    from sauti.ml import evaluation, plots, training  # noqa: F401  # heavy: see above
+    from sauti.ml import evaluation, explore_plots, plots, training  # noqa: F401  # heavy: see above
+    from sauti.ml.features import opensmile_features  # noqa: F401  # heavy: see above
     from sauti.workflow import jobs, registry  # noqa: F401  # heavy: see above
 
     try:
