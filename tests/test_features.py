@@ -91,6 +91,11 @@ def test_praat_female_mean_f0_is_above_male(small_samples):
     assert_contract(features, small_samples, "praat")
     f0 = features["praat_f0_mean_hz"].groupby(small_samples["gender"]).mean()
     assert f0["female"] > 1.2 * f0["male"], f0
+    # no clip tracked an octave up: with a 600 Hz ceiling carlo_digit0 read 262 Hz, gcin_f 333-396
+    voiced = features["praat_f0_mean_hz"] > 0
+    by_gender = features.loc[voiced, "praat_f0_mean_hz"].groupby(small_samples["gender"])
+    assert by_gender.max()["male"] < 180 and by_gender.min()["female"] > 140, by_gender.describe()
+    assert by_gender.max()["female"] < 250, by_gender.describe()
     assert features["praat_duration_s"].to_numpy() == pytest.approx(
         (small_samples["end"] - small_samples["start"]).to_numpy(), abs=1e-3
     )
@@ -134,6 +139,8 @@ def test_praat_has_a_column_for_every_nkululeko_praat_column(few):
     assert len(praat_features.NKULULEKO_NAMES) == 45  # Nkululeko 1.14.1's praat set
     ours = list(praat_features.NKULULEKO_NAMES.values())
     assert len(set(ours)) == 45 and set(ours) <= set(praat_features.NAMES)
+    # and two more, neither of them a recording-level or clip-length measure (module docstring)
+    assert set(praat_features.NAMES) - set(ours) == {"f0_median_hz", "voiced_fraction"}
     features = extract("praat", few.head(2), {}, progress=False)
     assert list(features.columns) == [f"praat_{name}" for name in praat_features.NAMES]
 
@@ -164,6 +171,33 @@ def test_praat_shimmer_equals_its_definition_on_alternating_amplitudes():
     assert values["shimmer_apq5"] == pytest.approx(0.4 / 5 / 0.9, rel=1e-3)
     assert values["shimmer_dda"] == pytest.approx(3 * values["shimmer_apq3"], rel=1e-6)
     assert values["jitter_local"] < 1e-6
+
+
+@pytest.mark.filterwarnings("ignore:The loudest and softest part")  # a steady tone
+def test_praat_does_not_take_the_octave_of_a_voice_with_weak_odd_harmonics():
+    """A 160 Hz voice whose odd harmonics are at 2 % of the even ones almost repeats every half
+    period: Praat with a 600 Hz ceiling reported 320 Hz for it. Up to 300 Hz (Nkululeko's
+    ceiling) the octave is no candidate and f0 is the period's 160 Hz."""
+    rate = 16000
+    t = np.arange(int(0.8 * rate)) / rate
+    harmonics = [(0.02 if k % 2 else 1.0) / k * np.sin(2 * np.pi * k * 160 * t + 0.3 * k) for k in range(1, 21)]  # fmt: skip
+    signal = np.sum(harmonics, axis=0)
+    values = praat_features.praat_features(0.5 * signal / np.abs(signal).max())
+    assert values["f0_median_hz"] == pytest.approx(160, abs=1)
+    assert values["f0_mean_hz"] == pytest.approx(160, abs=1)
+    assert values["voiced_fraction"] > 0.9
+
+
+def test_praat_values_do_not_depend_on_the_recording_level(few):
+    """The same clips 20 dB quieter give the same values: every measure is relative (ratios of
+    periods, amplitudes, energies; intensity thresholds below the clip's own maximum), so a
+    model does not learn the recording gain."""
+    for clip in few[["file", "start", "end"]].itertuples(index=False):
+        signal = sauti.core.audio.read(*clip)
+        loud = praat_features.praat_features(signal)
+        quiet = praat_features.praat_features(0.1 * signal)
+        for name in praat_features.NAMES:
+            assert quiet[name] == pytest.approx(loud[name], rel=1e-4, nan_ok=True), (clip, name)
 
 
 def test_praat_formants_and_vocal_tract_of_a_neutral_tube_vowel():
@@ -250,15 +284,17 @@ def test_praat_on_real_speech_voiced_clips_have_plausible_values(small_samples):
 
 @pytest.mark.filterwarnings("ignore:The loudest and softest part")  # Praat, about the noise
 def test_praat_silence_and_noise_have_no_voice_measures(few):
-    """Policy: digital silence has only its duration; white noise has loudness and duration
-    but no pitch, perturbation, formant or syllable values (NaN here, 0.0 in the table)."""
+    """Policy: digital silence has only its duration; white noise has a duration, a (negative)
+    HNR and sounding time but no pitch, perturbation, formant or syllable values (NaN here,
+    0.0 in the table)."""
     silent = praat_features.praat_features(np.zeros(16000, dtype=np.float32))
     assert silent["duration_s"] == 1.0
     assert all(np.isnan(v) for k, v in silent.items() if k != "duration_s")
     noise = praat_features.praat_features(np.random.default_rng(0).normal(0, 0.1, 16000))
     for name in ("f0_mean_hz", "jitter_local", "shimmer_local", "f1_median_hz", "vtl_fitch_cm"):
         assert np.isnan(noise[name]), name
-    assert noise["syllable_count"] == 0 and np.isfinite(noise["intensity_mean_db"])
+    assert noise["syllable_count"] == 0 and noise["voiced_fraction"] == 0
+    assert noise["hnr_mean_db"] < 0 and noise["phonation_time_s"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("kind", AUDIO_KINDS)

@@ -6,17 +6,42 @@ Feinberg's Praat scripts) so an INI with `type = ['praat']` gets what its user e
 `NKULULEKO_NAMES` maps each Nkululeko column to sauti's; docs/benchmarks.md shows the table. Every
 value comes from Praat's own commands through parselmouth (To Pitch, To PointProcess, Get
 jitter/shimmer, To Formant (burg), To Harmonicity, To Intensity, To TextGrid (silences)).
+47 columns: Nkululeko's 45, f0_median_hz and voiced_fraction.
+
+Settings are Nkululeko's (Feinberg's): pitch 75-300 Hz, formants up to 5000 Hz. sauti used
+75-600 Hz and 5500 Hz (Praat's defaults) until issue 16 compared the two on the demo corpus:
+with a 600 Hz ceiling Praat takes octave-up candidates on adult voices (28 of 234 male clips got
+an f0 maximum above 300 Hz, 19 a mean f0 more than 10 % higher), the gender AUC of f0_mean fell
+from 0.998 to 0.908 and test UAR over 100 speaker splits was 0.005-0.014 below Nkululeko's for
+svm, xgb and tree. The price: voices above 300 Hz (children, shouting, singing) are tracked an
+octave low or not at all. 5000 Hz is Praat's recommendation for adult male voices (5500 for
+female ones); no single ceiling suits both, and 5000 made the svm's UAR no worse.
+
+Left out on purpose (they were here before issue 16 and cost accuracy there):
+- f0 minimum and maximum: the extremes of a frame track grow with the clip's length (within a
+  speaker their rank correlation with duration was -0.19 and +0.36, the mean's 0.01) and keep
+  single-frame tracking errors; with them xgb's UAR was 0.010 below Nkululeko's over 100 splits.
+- intensity mean and spread in dB: the mean is the recording level (it moves with the gain), the
+  spread mostly the silence and noise floor around the speech (33 dB on espeak's clean clips, 9
+  dB on the real recordings of the demo corpus): properties of the recording, not of the voice;
+  with them the svm's UAR was 0.007 lower. Without them every value here is independent of the
+  recording level (tested).
 
 Every value is a property of ONE file. Nkululeko's pF (formant position) and JitterPCA /
 ShimmerPCA are fitted over the set of files extracted together (z-scores and a 2-component PCA
 over the train set, and separately over the test set), so a file's value depends on the other
 files, test files get axes of their own, and one file alone has no value. sauti's features are
 cached per file set, extracted in shards and computed for single files at inference, so it
-uses per-file counterparts (see `_vocal_tract` and `_summary`).
+uses per-file counterparts (see `_vocal_tract` and `_summary`). In Nkululeko 1.14.1 those three
+columns are 0 for every file of a set in which one file lacks a formant or perturbation value:
+pF's z-scores turn NaN, and its PCA refuses NaN and falls back to 0 (unless the first file lacks
+one: then it sets every NaN to 0 first). On the demo corpus that held in train and test, so
+there they carried nothing.
 
 NaN policy: a group of measures that Praat cannot compute (too short, unvoiced, silent) is NaN
 for that group only and `sauti.ml.features.extract` turns NaN into 0.0; duration is always
-defined, so a sample never fails completely here. Praat runs single-threaded here:
+defined, so a sample never fails completely here. Nkululeko does the same with its default
+FEATS.nan_strategy = zero, before scaling. Praat runs single-threaded here:
 parselmouth gave different values when two threads ran it at once.
 """
 
@@ -30,9 +55,9 @@ from scipy import stats
 from sauti.core.audio import SAMPLE_RATE
 
 PITCH_FLOOR = 75.0  # Hz; Praat's default floor, covers low male voices
-PITCH_CEILING = 600.0  # Hz; covers high female, child and aroused voices (Nkululeko: 300)
-MAX_FORMANT = 5500.0  # Hz; Praat's default ceiling for five formants (Nkululeko: 5000)
-TIME_STEP = 0.01  # s; frame step for HNR, formants and intensity
+PITCH_CEILING = 300.0  # Hz; Nkululeko's: 600 let octave-up errors in (module docstring)
+MAX_FORMANT = 5000.0  # Hz; Nkululeko's, Praat's value for adult male voices (5500 for female)
+TIME_STEP = 0.01  # s; frame step for HNR and formants
 SPEED_OF_SOUND = 35000.0  # cm/s in the warm, humid vocal tract (Fitch 1997; Feinberg's scripts)
 # Formants of a uniform tube closed at the glottis, 17.5 cm long: (2i - 1) c / 4L (500 ... 3500)
 NEUTRAL_FORMANTS = tuple((2 * i - 1) * SPEED_OF_SOUND / (4 * 17.5) for i in (1, 2, 3, 4))
@@ -57,8 +82,6 @@ NAMES = (
     # pitch
     "f0_mean_hz",
     "f0_std_hz",
-    "f0_min_hz",
-    "f0_max_hz",
     "f0_median_hz",
     "voiced_fraction",
     # perturbation and noise
@@ -77,9 +100,6 @@ NAMES = (
     "formant_spacing_hz",
     "vtl_fitch_cm",
     "vtl_spacing_cm",
-    # loudness
-    "intensity_mean_db",
-    "intensity_std_db",
     # speech timing
     "syllable_count",
     "pause_count",
@@ -161,11 +181,6 @@ def praat_features(signal: np.ndarray) -> dict[str, float]:
         values.update(_try(lambda: _formants(sound, pitch)) or {})
     values.update(_vocal_tract([values[f"f{n}_median_hz"] for n in (1, 2, 3, 4)]))
     values["hnr_mean_db"] = _try(lambda: _hnr_mean(sound), np.nan)
-    intensity = _try(lambda: sound.to_intensity(minimum_pitch=PITCH_FLOOR, time_step=TIME_STEP))
-    if intensity is not None:
-        contour = intensity.values[0]
-        values["intensity_mean_db"] = float(contour.mean())  # mean of dB, not of energy
-        values["intensity_std_db"] = float(contour.std())
     values.update(_try(lambda: _speech_timing(sound)) or {})
     return values
 
@@ -190,8 +205,6 @@ def _pitch_stats(pitch: parselmouth.Pitch) -> dict[str, float]:
         stats_.update(
             f0_mean_hz=f0.mean(),
             f0_std_hz=f0.std(),
-            f0_min_hz=f0.min(),
-            f0_max_hz=f0.max(),
             f0_median_hz=np.median(f0),
         )
     return stats_
