@@ -4,10 +4,12 @@
 
 Issue 16 grew the praat set from 18 measures to Nkululeko's set (51 columns, covering its
 45): more Praat analyses per file (four formants' medians, eleven perturbation measures, the
-de Jong & Wempe syllable and pause analysis with its own pitch track). This measures what that
-costs: both extractors run on the same recordings, one thread (praat stays single-threaded),
-alternating file by file so both see the same machine load. The old extractor is the module
-as it was before the change, read from git (OLD_COMMIT), so no old code stays in the package.
+de Jong & Wempe syllable and pause analysis with its own pitch track), and then took
+Nkululeko's settings (pitch up to 300 Hz, formants up to 5000 Hz) and left out f0 min/max and
+the intensity contour (47 columns). This measures what that costs: the extractors run on the
+same recordings, one thread (praat stays single-threaded), alternating file by file so all
+see the same machine load. The earlier extractors are the module as it was at OLD_COMMIT and
+SET51_COMMIT, read from git, so no old code stays in the package.
 With `--nkululeko DIR` (a folder holding Nkululeko's `nkululeko` package, e.g. the
 site-packages of benchmarks/.nkululeko-venv or an unpacked nkululeko-1.14.1 wheel), Nkululeko's
 own extractor (feats_praat_core.AudioFeatureExtractor, per file) is timed alongside.
@@ -32,20 +34,26 @@ from sauti.ml.features import praat_features
 
 REPO = Path(__file__).resolve().parents[1]
 OLD_COMMIT = "62bd16d"  # the last commit with the 18-measure praat set
-OLD_PATH = "src/sauti/ml/features/praat_features.py"
+SET51_COMMIT = "1ee3586"  # the last with the 51-column set (pitch to 600 Hz, formants to 5500)
+#: where the module was at each commit (the layered package moved it)
+PATHS = {
+    OLD_COMMIT: "src/sauti/features/praat_features.py",
+    SET51_COMMIT: "src/sauti/ml/features/praat_features.py",
+}
 
 
-def old_extractor():
-    """The 18-measure praat_features function of OLD_COMMIT, loaded as a module."""
+def old_extractor(commit: str = OLD_COMMIT):
+    """The praat_features function of `commit` and its number of columns, loaded as a module."""
     source = subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{OLD_COMMIT}:{OLD_PATH}"],
+        ["git", "-C", str(REPO), "show", f"{commit}:{PATHS[commit]}"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    module = types.ModuleType("praat_features_old")
-    module.__dict__["__package__"] = "sauti.ml.features"  # for its `from ..audio import ...`
-    exec(compile(source, f"{OLD_COMMIT}:{OLD_PATH}", "exec"), module.__dict__)
+    # the 18-measure module imported sauti.audio, now sauti.core.audio, relatively
+    source = source.replace("from ..audio import", "from sauti.core.audio import")
+    module = types.ModuleType(f"praat_features_{commit}")
+    exec(compile(source, f"{commit}:{PATHS[commit]}", "exec"), module.__dict__)
     return module.praat_features, len(module.NAMES)
 
 
@@ -78,7 +86,11 @@ def main() -> None:
     old, old_columns = old_extractor()
     sets = {
         f"sauti before issue 16 ({OLD_COMMIT})": (old, old_columns),
-        "sauti, Nkululeko's set": (praat_features.praat_features, len(praat_features.NAMES)),
+        f"sauti, Nkululeko's set, Praat's ceilings ({SET51_COMMIT})": old_extractor(SET51_COMMIT),
+        "sauti, Nkululeko's set and settings": (
+            praat_features.praat_features,
+            len(praat_features.NAMES),
+        ),
     }
     if args.nkululeko:
         version, extract = nkululeko_extractor(args.nkululeko)
