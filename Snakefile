@@ -25,6 +25,14 @@ onstart:
     jobs.on_start()  # a stopped run also ends the jobs running as threads of this process
 
 
+onsuccess:
+    jobs.cancel_scheduler_timers()  # else Python waits up to 1 s for them at exit
+
+
+onerror:
+    jobs.cancel_scheduler_timers()
+
+
 rule all:
     default_target: True
     input:

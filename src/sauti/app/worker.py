@@ -591,9 +591,9 @@ def _finish(code: int):
     import atexit
     import threading
 
-    for thread in threading.enumerate():
-        if isinstance(thread, threading.Timer):
-            thread.cancel()
+    from sauti.workflow.jobs import cancel_scheduler_timers  # heavy: every stage (warm here)
+
+    cancel_scheduler_timers()
     for step in (threading._shutdown, atexit._run_exitfuncs):  # noqa: SLF001
         try:
             step()

@@ -10,6 +10,7 @@ here keeps the `run:` blocks one line long (`snakemake --lint` asks for short ru
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from sauti.core.stage_log import stage_logging, stop_threads_on_signals
@@ -34,6 +35,16 @@ def on_start() -> None:
     """The Snakefile's onstart (main thread, Snakemake's signal handlers set): a stopped run
     ends its jobs in threads at their next step (sauti.core.stage_log.stop_threads_on_signals)."""
     stop_threads_on_signals()
+
+
+def cancel_scheduler_timers() -> None:
+    """The Snakefile's onsuccess/onerror (and the warm worker's exit): cancel the
+    threading.Timer threads Snakemake's scheduler leaves behind (its job-rate limiter
+    re-evaluates after 1 s). The interpreter would wait for them at exit, for nothing: they
+    only wake a scheduler that has finished."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
 
 
 def labels(input, output, params, log) -> None:
