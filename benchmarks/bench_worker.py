@@ -205,8 +205,7 @@ def write_table(args, best: dict, extra: dict, startup: float) -> None:
         "own work (their logs' `finished in` lines; without the worker it includes the "
         "scikit-learn and matplotlib imports); the rest: sauti's config and run record, and "
         "Snakemake's start (a new process importing it, or the worker's fork), DAG, scheduling "
-        "and exit (a new process waits up to 1 s at exit for the timer thread of Snakemake's "
-        "job-rate limiter; the worker's fork cancels it).",
+        "and exit.",
         "",
         "| step | mode | wall | sauti start | jobs' own work | the rest |",
         "|---|---|---:|---:|---:|---:|",
