@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import opensmile
 import pandas as pd
+import parselmouth
 import pytest
 import scipy.signal
+from parselmouth.praat import call
 
 import sauti.core.audio
 from sauti.core.errors import SautiError
@@ -143,6 +145,73 @@ def test_praat_has_a_column_for_every_nkululeko_praat_column(few):
     assert set(praat_features.NAMES) - set(ours) == {"f0_median_hz", "voiced_fraction"}
     features = extract("praat", few.head(2), {}, progress=False)
     assert list(features.columns) == [f"praat_{name}" for name in praat_features.NAMES]
+
+
+def test_praat_columns_shared_with_nkululeko_come_in_its_column_order():
+    """Tree and xgb models break ties between equally good splits by column position: the same
+    values in the same order give the same models. The order of Nkululeko 1.14.1's DataFrame:"""
+    nkululeko = [
+        "duration", "meanF0Hz", "stdevF0Hz", "HNR", "localJitter", "localabsoluteJitter",
+        "rapJitter", "ppq5Jitter", "ddpJitter", "localShimmer", "localdbShimmer", "apq3Shimmer",
+        "apq5Shimmer", "apq11Shimmer", "ddaShimmer", "f1_mean", "f2_mean", "f3_mean", "f4_mean",
+        "f1_median", "f2_median", "f3_median", "f4_median", "pause_lognorm_mu",
+        "pause_lognorm_sigma", "pause_lognorm_ks_pvalue", "pause_mean_duration",
+        "pause_std_duration", "pause_cv", "nsyll", "npause", "phonationtime_s",
+        "speechrate_nsyll_dur", "articulation_rate_nsyll_phonationtime", "ASD_speakingtime_nsyll",
+        "proportion_pause_duration", "JitterPCA", "ShimmerPCA", "pF", "fdisp", "avgFormant", "mff",
+        "fitch_vtl", "delta_f", "vtl_delta_f",
+    ]  # fmt: skip
+    names = praat_features.NAMES
+    assert list(names[:45]) == [praat_features.NKULULEKO_NAMES[n] for n in nkululeko]
+    assert names[45:] == ("f0_median_hz", "voiced_fraction")
+
+
+@pytest.mark.filterwarnings("ignore:The loudest and softest part")  # a steady tone
+def test_praat_f0_std_is_praats_standard_deviation_of_a_vibrato():
+    """f0 = 150 + 12 sin(2 pi 5 t) Hz: the spread of a sine is 12 / sqrt(2) = 8.49 Hz, and the
+    value is Praat's `Get standard deviation` (n - 1 over the voiced frames), as Nkululeko's."""
+    rate = 16000
+    t = np.arange(int(1.2 * rate)) / rate
+    phase = 2 * np.pi * np.cumsum(150 + 12 * np.sin(2 * np.pi * 5 * t)) / rate
+    signal = np.sum([np.sin(k * phase) / k for k in range(1, 11)], axis=0)
+    signal = 0.5 * signal / np.abs(signal).max()
+    values = praat_features.praat_features(signal)
+    pitch = parselmouth.Sound(signal, rate).to_pitch(pitch_floor=75, pitch_ceiling=300)
+    f0 = pitch.selected_array["frequency"]
+    assert values["f0_std_hz"] == pytest.approx(np.std(f0[f0 > 0], ddof=1), rel=1e-9)
+    assert values["f0_std_hz"] == pytest.approx(12 / np.sqrt(2), rel=0.01)
+    assert values["f0_mean_hz"] == pytest.approx(150, abs=0.5)
+
+
+def test_praat_pitch_and_formants_follow_feinbergs_script_on_real_speech(few):
+    """Feinberg's script (Nkululeko's extractor), step by step with Praat's commands: pitch
+    75-300 Hz and its `Get standard deviation`; formants (Burg, 2.5 ms step, 5 up to 5000 Hz)
+    read at every glottal pulse of `To PointProcess (periodic, cc)`, mean and median over the
+    pulses where each is defined; the vocal-tract columns from the medians."""
+    checked = 0
+    for clip in few[["file", "start", "end"]].itertuples(index=False):
+        signal = sauti.core.audio.read(*clip)
+        values = praat_features.praat_features(signal)
+        sound = parselmouth.Sound(signal.astype(np.float64), 16000)
+        pitch = call(sound, "To Pitch", 0.0, 75, 300)
+        praat_std = call(pitch, "Get standard deviation", 0, 0, "Hertz")
+        assert values["f0_std_hz"] == pytest.approx(praat_std, rel=1e-12, nan_ok=True)
+        pulses = call(sound, "To PointProcess (periodic, cc)", 75, 300)
+        if call(pulses, "Get number of points") == 0:  # unvoiced clip: no formant values
+            assert np.isnan(values["f1_mean_hz"]) and np.isnan(values["vtl_fitch_cm"])
+            continue
+        checked += 1
+        formant = call(sound, "To Formant (burg)", 0.0025, 5, 5000, 0.025, 50)
+        times = [call(pulses, "Get time from index", i + 1) for i in range(call(pulses, "Get number of points"))]  # fmt: skip
+        medians = []
+        for number in (1, 2, 3, 4):
+            track = [call(formant, "Get value at time", number, t, "Hertz", "Linear") for t in times]  # fmt: skip
+            track = [f for f in track if not np.isnan(f)]
+            assert values[f"f{number}_mean_hz"] == pytest.approx(np.mean(track), rel=1e-12), clip
+            assert values[f"f{number}_median_hz"] == pytest.approx(np.median(track), rel=1e-12)
+            medians.append(np.median(track))
+        assert values["formant_dispersion_hz"] == pytest.approx((medians[3] - medians[0]) / 3)
+    assert checked >= 2
 
 
 def test_praat_jitter_equals_its_definition_on_alternating_periods():

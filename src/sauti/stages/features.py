@@ -56,7 +56,7 @@ FEATURE_OPTIONS = {
 }
 #: A feature type's own code version, in its options: bumping it re-keys that type's caches only
 #: (FEATURES.version would re-key every type, e.g. hours of embeddings).
-FEATURE_VERSIONS = {"praat": 3}  # 2: Nkululeko's set, 51 measures (was 18); 3: its settings, 47
+FEATURE_VERSIONS = {"praat": 4}  # 2: Nkululeko's 51; 3: its settings, 47; 4: its f0 std, formants
 #: FEATS keys that change where and how fast a type is extracted, not its values: kept out of
 #: the features key (a GPU run reuses CPU results) and given to the shard jobs by the registry.
 FEATURE_RUN_OPTIONS = {

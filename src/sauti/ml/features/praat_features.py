@@ -6,7 +6,11 @@ Feinberg's Praat scripts) so an INI with `type = ['praat']` gets what its user e
 `NKULULEKO_NAMES` maps each Nkululeko column to sauti's; docs/benchmarks.md shows the table. Every
 value comes from Praat's own commands through parselmouth (To Pitch, To PointProcess, Get
 jitter/shimmer, To Formant (burg), To Harmonicity, To Intensity, To TextGrid (silences)).
-47 columns: Nkululeko's 45, f0_median_hz and voiced_fraction.
+47 columns: Nkululeko's 45 in Nkululeko's column order, then f0_median_hz and voiced_fraction.
+f0 std is Praat's `Get standard deviation` and the formants are read at the glottal pulses from a
+2.5 ms track, as in Feinberg's script: on the demo corpus these columns and the six vocal-tract
+columns equal Nkululeko's to rounding (praat version 4; before, from 10 ms frames and numpy's
+std, they were 0.5-2.6 % apart).
 
 Settings are Nkululeko's (Feinberg's): pitch 75-300 Hz, formants up to 5000 Hz. sauti used
 75-600 Hz and 5500 Hz (Praat's defaults) until issue 16 compared the two on the demo corpus:
@@ -57,7 +61,8 @@ from sauti.core.audio import SAMPLE_RATE
 PITCH_FLOOR = 75.0  # Hz; Praat's default floor, covers low male voices
 PITCH_CEILING = 300.0  # Hz; Nkululeko's: 600 let octave-up errors in (module docstring)
 MAX_FORMANT = 5000.0  # Hz; Nkululeko's, Praat's value for adult male voices (5500 for female)
-TIME_STEP = 0.01  # s; frame step for HNR and formants
+TIME_STEP = 0.01  # s; frame step for HNR
+FORMANT_TIME_STEP = 0.0025  # s; Feinberg's (Nkululeko's): a track sampled at every glottal pulse
 SPEED_OF_SOUND = 35000.0  # cm/s in the warm, humid vocal tract (Fitch 1997; Feinberg's scripts)
 # Formants of a uniform tube closed at the glottis, 17.5 cm long: (2i - 1) c / 4L (500 ... 3500)
 NEUTRAL_FORMANTS = tuple((2 * i - 1) * SPEED_OF_SOUND / (4 * 17.5) for i in (1, 2, 3, 4))
@@ -77,47 +82,9 @@ MIN_PAUSES_FOR_STATS = 3  # pause-duration statistics need at least this many pa
 JITTERS = {"local": "local", "local_abs_s": "local, absolute", "rap": "rap", "ppq5": "ppq5", "ddp": "ddp"}  # fmt: skip
 SHIMMERS = {"local": "local", "local_db": "local_dB", "apq3": "apq3", "apq5": "apq5", "apq11": "apq11", "dda": "dda"}  # fmt: skip
 
-NAMES = (
-    "duration_s",
-    # pitch
-    "f0_mean_hz",
-    "f0_std_hz",
-    "f0_median_hz",
-    "voiced_fraction",
-    # perturbation and noise
-    *(f"jitter_{name}" for name in JITTERS),
-    *(f"shimmer_{name}" for name in SHIMMERS),
-    "jitter_summary",
-    "shimmer_summary",
-    "hnr_mean_db",
-    # formants and vocal tract
-    *(f"f{n}_mean_hz" for n in (1, 2, 3, 4)),
-    *(f"f{n}_median_hz" for n in (1, 2, 3, 4)),
-    "formant_position",
-    "formant_dispersion_hz",
-    "formant_mean_hz",
-    "formant_geomean_hz",
-    "formant_spacing_hz",
-    "vtl_fitch_cm",
-    "vtl_spacing_cm",
-    # speech timing
-    "syllable_count",
-    "pause_count",
-    "phonation_time_s",
-    "speech_rate_per_s",
-    "articulation_rate_per_s",
-    "syllable_duration_s",
-    "pause_ratio",
-    "pause_mean_s",
-    "pause_std_s",
-    "pause_cv",
-    "pause_lognorm_mu",
-    "pause_lognorm_sigma",
-    "pause_lognorm_ks_p",
-)
-
 #: Nkululeko 1.14.1 praat column -> sauti column (same measure; see docs/benchmarks.md for where the
-#: definitions differ: pF and the PCA columns are per file here, phonationtime_s is speaking time).
+#: definitions differ: pF and the PCA columns are per file here, phonationtime_s is speaking time),
+#: in the order of Nkululeko's columns.
 NKULULEKO_NAMES = {
     "duration": "duration_s",
     "meanF0Hz": "f0_mean_hz",
@@ -136,6 +103,19 @@ NKULULEKO_NAMES = {
     "ddaShimmer": "shimmer_dda",
     **{f"f{n}_mean": f"f{n}_mean_hz" for n in (1, 2, 3, 4)},
     **{f"f{n}_median": f"f{n}_median_hz" for n in (1, 2, 3, 4)},
+    "pause_lognorm_mu": "pause_lognorm_mu",
+    "pause_lognorm_sigma": "pause_lognorm_sigma",
+    "pause_lognorm_ks_pvalue": "pause_lognorm_ks_p",
+    "pause_mean_duration": "pause_mean_s",
+    "pause_std_duration": "pause_std_s",
+    "pause_cv": "pause_cv",
+    "nsyll": "syllable_count",
+    "npause": "pause_count",
+    "phonationtime_s": "phonation_time_s",
+    "speechrate_nsyll_dur": "speech_rate_per_s",
+    "articulation_rate_nsyll_phonationtime": "articulation_rate_per_s",
+    "ASD_speakingtime_nsyll": "syllable_duration_s",
+    "proportion_pause_duration": "pause_ratio",
     "JitterPCA": "jitter_summary",
     "ShimmerPCA": "shimmer_summary",
     "pF": "formant_position",
@@ -145,20 +125,12 @@ NKULULEKO_NAMES = {
     "fitch_vtl": "vtl_fitch_cm",
     "delta_f": "formant_spacing_hz",
     "vtl_delta_f": "vtl_spacing_cm",
-    "nsyll": "syllable_count",
-    "npause": "pause_count",
-    "phonationtime_s": "phonation_time_s",
-    "speechrate_nsyll_dur": "speech_rate_per_s",
-    "articulation_rate_nsyll_phonationtime": "articulation_rate_per_s",
-    "ASD_speakingtime_nsyll": "syllable_duration_s",
-    "proportion_pause_duration": "pause_ratio",
-    "pause_mean_duration": "pause_mean_s",
-    "pause_std_duration": "pause_std_s",
-    "pause_cv": "pause_cv",
-    "pause_lognorm_mu": "pause_lognorm_mu",
-    "pause_lognorm_sigma": "pause_lognorm_sigma",
-    "pause_lognorm_ks_pvalue": "pause_lognorm_ks_p",
 }
+
+#: Column order: the columns shared with Nkululeko in Nkululeko's order (the order of its
+#: DataFrame), then sauti's two extras. Tree and xgb models break ties between equally good
+#: splits by column position, so the same values in the same order give the same models.
+NAMES = (*NKULULEKO_NAMES.values(), "f0_median_hz", "voiced_fraction")
 
 
 def make_extractor(params: dict):
@@ -177,8 +149,10 @@ def praat_features(signal: np.ndarray) -> dict[str, float]:
     pitch = _try(lambda: sound.to_pitch(pitch_floor=PITCH_FLOOR, pitch_ceiling=PITCH_CEILING))
     if pitch is not None:
         values.update(_pitch_stats(pitch))
-        values.update(_try(lambda: _perturbation(sound, pitch)) or {})
-        values.update(_try(lambda: _formants(sound, pitch)) or {})
+        pulses = _try(lambda: call([sound, pitch], "To PointProcess (cc)"))
+        if pulses is not None:
+            values.update(_try(lambda: _perturbation(sound, pulses)) or {})
+            values.update(_try(lambda: _formants(sound, pulses)) or {})
     values.update(_vocal_tract([values[f"f{n}_median_hz"] for n in (1, 2, 3, 4)]))
     values["hnr_mean_db"] = _try(lambda: _hnr_mean(sound), np.nan)
     values.update(_try(lambda: _speech_timing(sound)) or {})
@@ -204,16 +178,17 @@ def _pitch_stats(pitch: parselmouth.Pitch) -> dict[str, float]:
     if f0.size:
         stats_.update(
             f0_mean_hz=f0.mean(),
-            f0_std_hz=f0.std(),
+            # Praat's definition (the sample standard deviation over the voiced frames, n - 1;
+            # undefined for fewer than two): what Praat users and Nkululeko report
+            f0_std_hz=call(pitch, "Get standard deviation", 0, 0, "Hertz"),
             f0_median_hz=np.median(f0),
         )
     return stats_
 
 
-def _perturbation(sound: parselmouth.Sound, pitch: parselmouth.Pitch) -> dict[str, float]:
+def _perturbation(sound: parselmouth.Sound, pulses: parselmouth.Data) -> dict[str, float]:
     """Five jitter and six shimmer measures from the glottal pulses (Praat's definitions; NaN
     when there are too few periods), and one per-file summary of each family."""
-    pulses = call([sound, pitch], "To PointProcess (cc)")
     shimmer_args = (*PERIOD_ARGS, AMPLITUDE_FACTOR)
     values = {
         f"jitter_{name}": call(pulses, f"Get jitter ({praat})", *PERIOD_ARGS)
@@ -249,17 +224,18 @@ def _hnr_mean(sound: parselmouth.Sound) -> float:
     return float(hnr.mean()) if hnr.size else np.nan
 
 
-def _formants(sound: parselmouth.Sound, pitch: parselmouth.Pitch) -> dict[str, float]:
-    """F1-F4 mean and median (Burg) at the voiced pitch frames, where formants are meaningful.
+def _formants(sound: parselmouth.Sound, pulses: parselmouth.Data) -> dict[str, float]:
+    """F1-F4 mean and median (Burg) at the glottal pulses, as in Feinberg's script (Nkululeko).
 
-    Nkululeko samples them at every glottal pulse, which weights high-pitched stretches more;
-    one value per voiced 10 ms frame weights time evenly.
+    The formant track has a 2.5 ms step (FORMANT_TIME_STEP) and is read at each pulse with
+    linear interpolation; a pulse where a formant is undefined is skipped for that formant. One
+    value per glottal period weights high-pitched stretches more than one per 10 ms frame would
+    (sauti's definition until praat version 4), and measures where the vocal folds close.
     """
     formant = sound.to_formant_burg(
-        time_step=TIME_STEP, max_number_of_formants=5, maximum_formant=MAX_FORMANT
+        time_step=FORMANT_TIME_STEP, max_number_of_formants=5, maximum_formant=MAX_FORMANT
     )
-    f0 = pitch.selected_array["frequency"]
-    times = pitch.xs()[f0 > 0]
+    times = call(pulses, "To Matrix").values[0] if call(pulses, "Get number of points") else []
     values = {}
     for number in (1, 2, 3, 4):
         track = np.array([formant.get_value_at_time(number, t) for t in times], dtype=float)
