@@ -139,18 +139,25 @@ class Registry:
         and no import of pandas, sauti and openSMILE per database, which was a third of a small
         first run. praat (parselmouth is not thread-safe) and the network kinds (torch, a GPU,
         the deep conda env) keep a process of their own (rule features_process)."""
+        return self._key_pattern(
+            "features",
+            lambda key, found: (
+                (self.shards.get(key, 1) > 1 or found.params["type"] in THREADED_KINDS)
+                == in_process
+            ),
+        )
+
+    def _key_pattern(self, stage: str, keep) -> str:
+        """Wildcard pattern matching exactly the keys of `stage` for which keep(key, stage) holds;
+        two rules for one output (in Snakemake's process or not) split a stage's keys by it."""
         keys = sorted(
-            key
-            for (stage, key), found in self.stages.items()
-            if stage == "features"
-            and (self.shards.get(key, 1) > 1 or found.params["type"] in THREADED_KINDS)
-            == in_process
+            key for (name, key), found in self.stages.items() if name == stage and keep(key, found)
         )
         return "|".join(keys) or "(?!)"  # (?!): matches nothing
 
     def features_threads(self, w) -> int:
         """threads of an extracting job: FEATURE_THREADS for the kinds that run in threads
-        (sauti.workflow.plan.THREADED_KINDS; Snakemake lowers it to --cores locally), else 1."""
+        (sauti.ml.features.THREADED_KINDS; Snakemake lowers it to --cores locally), else 1."""
         kind = self.stage("features", w.key).params["type"]
         return scaling.FEATURE_THREADS if self.extracts(w) and kind in THREADED_KINDS else 1
 
@@ -235,13 +242,12 @@ class Registry:
         and once per session in `sauti watch`); nets keep their own process (rule train_net:
         torch's threads and memory, the deep conda env, a GPU)."""
         classic = CLASSIFIERS + REGRESSORS
-        keys = sorted(
-            key
-            for (stage, key), found in self.stages.items()
-            if stage == "train"
-            and ((found.params.get("MODEL") or {}).get("type") not in classic) == neural
+        return self._key_pattern(
+            "train",
+            lambda key, found: (
+                ((found.params.get("MODEL") or {}).get("type") not in classic) == neural
+            ),
         )
-        return "|".join(keys) or "(?!)"  # (?!): matches nothing
 
     def final_targets(self) -> list[str]:
         extra = self.composite.targets(self.root) if self.composite is not None else []
