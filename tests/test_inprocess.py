@@ -247,8 +247,11 @@ def test_a_stopped_run_ends_a_job_in_a_thread_at_its_next_step(tmp_path):
             out.write_text("done")  # not reached
 
     try:
-        signal.signal(signal.SIGTERM, lambda number, frame: seen.append(number))  # "Snakemake's"
+        snakemakes = lambda number, frame: seen.append(number)  # noqa: E731
+        signal.signal(signal.SIGTERM, snakemakes)
         stop_threads_on_signals()
+        stop_threads_on_signals()  # a second run in one process (sauti watch): no second layer
+        assert signal.getsignal(signal.SIGTERM).__wrapped__ is snakemakes
         with ThreadPoolExecutor(1) as pool:
             future = pool.submit(job)
             assert started.wait(30)

@@ -68,10 +68,13 @@ def stop_threads_on_signals() -> None:
     """Make SIGINT and SIGTERM first tell the jobs running as threads to stop (progress.STOPPING:
     their next bar step ends them), then do what they did before (Snakemake's handlers). Called
     in Snakemake's main thread once Snakemake has set its own handlers (the Snakefile's onstart):
-    without it a stopped run would wait for an in-process extraction to finish."""
+    without it a stopped run would wait for an in-process extraction to finish. `sauti watch`
+    runs Snakemake again and again in one process: a handler installed by an earlier run is
+    replaced, not wrapped again (its `__wrapped__` is what it calls)."""
     progress.STOPPING.clear()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        previous = signal.getsignal(signum)
+        current = signal.getsignal(signum)
+        previous = getattr(current, "__wrapped__", current)
 
         def handler(number, frame, previous=previous):
             progress.STOPPING.set()
@@ -81,6 +84,7 @@ def stop_threads_on_signals() -> None:
                 signal.signal(number, signal.SIG_DFL)
                 os.kill(os.getpid(), number)
 
+        handler.__wrapped__ = previous
         signal.signal(signum, handler)
 
 
