@@ -48,6 +48,7 @@ from sauti.ml.training import fit_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nkululeko import CORPORA, REPO, section, speaker_split, uar  # noqa: E402
+from bench_praat import nkululeko_extractor  # noqa: E402
 
 MODELS = ("svm", "xgb", "tree")
 BENCHMARK_SEED = 42  # the split of bench_nkululeko.py
@@ -66,19 +67,9 @@ def sauti_table(files: list[str]) -> pd.DataFrame:
 
 def nkululeko_per_file(folder: Path, files: list[str]) -> tuple[str, pd.DataFrame]:
     """Nkululeko's version and its per-file praat measures of `files` (NaN kept), by file."""
-    sys.path.insert(0, str(folder))
-    import parselmouth
-    from nkululeko.constants import VERSION
-    from nkululeko.feat_extract.feats_praat_core import AudioFeatureExtractor
-
-    extractor = AudioFeatureExtractor()
-    rows = [
-        extractor.extract_all_features(
-            parselmouth.Sound(audio.read(path, None, None), audio.SAMPLE_RATE)
-        )
-        for path in files
-    ]
-    return VERSION, pd.DataFrame(rows, index=files)
+    version, extract_one = nkululeko_extractor(folder)
+    rows = [extract_one(audio.read(path, None, None)) for path in files]
+    return version, pd.DataFrame(rows, index=files)
 
 
 def nkululeko_table(per_file: pd.DataFrame) -> pd.DataFrame:
