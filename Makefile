@@ -48,6 +48,8 @@ $(BIN)/.installed: requirements/main.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_LOCKED) requirements/main.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	# byte-compiled once here, as pip does for installed packages (an editable install is not)
+	$(BIN)/python -m compileall -q src
 	@touch $@
 
 # The neural side (MODEL.type mlp/cnn/finetune, embedding features, SSL, self-training with deep

@@ -31,6 +31,7 @@ Also measured, on the first corpus given (`--study-corpus`, default demo):
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import queue
@@ -72,6 +73,13 @@ def section(name: str, lines: list[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- Nkululeko venv
+
+
+def compile_sources() -> None:
+    """Byte-compile sauti's sources (src/ is an editable install) as pip compiles an installed
+    package such as Nkululeko, so neither tool compiles its code on every run, also where
+    PYTHONDONTWRITEBYTECODE keeps Python from caching it (`make setup` does the same)."""
+    compileall.compile_dir(REPO / "src", quiet=1)
 
 
 def nkululeko_venv(venv: Path) -> tuple[Path, float]:
@@ -375,6 +383,7 @@ def main() -> None:
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "nkululeko.md"
     )
     args = parser.parse_args()
+    compile_sources()
     python, install_s = nkululeko_venv(args.venv)
     imports = nkululeko_imports(python)
     rows, notes = [], []

@@ -37,7 +37,15 @@ import time
 from pathlib import Path
 
 import yaml
-from bench_nkululeko import CORPORA, MODELS, job_seconds, run_nkululeko, sauti_config, speaker_split
+from bench_nkululeko import (
+    CORPORA,
+    MODELS,
+    compile_sources,
+    job_seconds,
+    run_nkululeko,
+    sauti_config,
+    speaker_split,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SAUTI = str(Path(sys.executable).parent / "sauti")
@@ -132,6 +140,7 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=REPO / "benchmarks" / ".nkululeko-venv")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "worker.md")
     args = parser.parse_args()
+    compile_sources()
     nk_python = args.venv / "bin" / "python"
     best: dict = {mode: {} for mode in (*MODES, "Nkululeko")}
     extra: dict = {"ready_s": [], "imports_s": []}
