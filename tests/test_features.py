@@ -391,6 +391,33 @@ def test_threaded_extraction_equals_one_thread_in_row_order(small_samples, kind)
     pd.testing.assert_frame_equal(one, three, check_exact=True)
 
 
+@pytest.mark.parametrize("level", ["functionals", "lld"])
+def test_os_reused_engines_equal_a_new_opensmile_per_clip(small_samples, level):
+    """sauti resets an initialized openSMILE instance between clips (opensmile_features._Engines)
+    instead of process_signal's new instance per clip: one instance, first given a clip too short
+    for any output, then every clip in turn, must give process_signal's values."""
+    from sauti.ml.features import opensmile_features
+
+    extractor = opensmile_features.make_extractor({"set": "eGeMAPSv02", "level": level})
+    reference = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02,
+        feature_level=opensmile_features.LEVELS[level],
+    )
+    rate = sauti.core.audio.SAMPLE_RATE
+    first = small_samples.iloc[0]
+    tiny = sauti.core.audio.read(first["file"], first["start"], first["start"] + 0.01)
+    assert np.isnan(list(extractor(tiny).values())).all()
+    for path, start, end in small_samples[["file", "start", "end"]].itertuples(index=False):
+        signal = sauti.core.audio.read(path, start, end)
+        values = np.array(list(extractor(signal).values()))
+        frames = reference.process_signal(signal, rate).to_numpy(np.float64)
+        if level == "functionals":
+            np.testing.assert_array_equal(values, frames[0], err_msg=path)
+        else:  # the same frames; mean/std of a differently laid out array: last-digit rounding
+            expected = np.r_[frames.mean(0), frames.std(0)]
+            np.testing.assert_allclose(values, expected, rtol=1e-12, err_msg=path)
+
+
 def test_a_bad_file_stops_threaded_extraction_with_its_name(tmp_path, small_samples):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00garbage, not audio" * 50)
