@@ -488,8 +488,11 @@ def main() -> None:
                 "features",
                 [
                     "Feature phase (the own work of sauti's features jobs, summed) against its "
-                    "floor, bare openSMILE (soundfile read + eGeMAPSv02 functionals) of the same "
-                    f"files in {args.jobs} threads of one process:",
+                    "floor, bare openSMILE (soundfile read + eGeMAPSv02 functionals with "
+                    "`Smile.process_signal`, as Nkululeko extracts) of the same files in "
+                    f"{args.jobs} threads of one process. Below 1: process_signal initializes "
+                    "and frees an openSMILE instance per clip, sauti resets one per thread "
+                    "(sauti.ml.features.opensmile_features):",
                     "",
                     "| corpus (files) | sauti features jobs | raw openSMILE | sauti / raw |",
                     "|---|---:|---:|---:|",
