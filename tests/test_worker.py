@@ -5,7 +5,8 @@
   same run without it; on a terminal the live view still shows (the child writes to the
   user's terminal, passed to it as a file descriptor);
 - Ctrl-C or SIGTERM of `sauti run` ends the forked run's whole process group, leaves no lock,
-  and the worker serves on;
+  and the worker serves on; with no worker running, the run is a fork of `sauti run` itself
+  (sauti.app.worker.fork_run), and a stop ends it the same way;
 - a worker of other code is not used: the run goes on as a subprocess;
 - a stale socket is replaced; `sauti worker stop` ends the worker; SAUTI_WORKER=0 (or CI) never
   starts one.
@@ -198,12 +199,18 @@ def long_corpus(tmp_path_factory, demo_dir) -> Path:
     return write_csv(tmp_path_factory.mktemp("long"), table, "demo.csv")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize(
+    ("sig", "through"),
+    [(signal.SIGINT, "worker"), (signal.SIGTERM, "worker"), (signal.SIGTERM, "sauti run")],
+    ids=["ctrl-c", "sigterm", "sigterm-no-worker"],
+)
 def test_stopping_sauti_run_ends_the_forked_run_and_leaves_no_lock(
-    tmp_path, long_corpus, workers, sig
+    tmp_path, long_corpus, workers, sig, through
 ):
-    worker.start_in_background(workers.env)
-    found = workers.wait()
+    """Through the worker, or with none running through a fork of `sauti run` itself."""
+    if through == "worker":
+        worker.start_in_background(workers.env)
+        found = workers.wait()
     configfile = write(tmp_path, gender_experiment(long_corpus, "long"))
     client = subprocess.Popen(
         [sys.executable, "-m", "sauti.app.cli", "run", str(configfile), "-j2"],
@@ -223,7 +230,7 @@ def test_stopping_sauti_run_ends_the_forked_run_and_leaves_no_lock(
                 break
             time.sleep(0.2)
         snakemake_pid = record["snakemake_pid"]
-        assert parent(snakemake_pid) == found["pid"]  # forked by the worker
+        assert parent(snakemake_pid) == (found["pid"] if through == "worker" else client.pid)
         assert snakemake_pid in [h.pid for h in runs.holders(tmp_path)]  # a live run, named
 
         client.send_signal(sig)
@@ -238,8 +245,29 @@ def test_stopping_sauti_run_ends_the_forked_run_and_leaves_no_lock(
         time.sleep(0.2)
     assert processes_in(tmp_path) == []  # neither Snakemake nor a job is left
     assert not list((tmp_path / ".snakemake" / "locks").glob("*"))
-    assert f"run {snakemake_pid} ended with" in workers.paths()["log"].read_text()
-    assert worker.status(workers.env)["pid"] == found["pid"]  # the worker serves on
+    if through == "worker":
+        assert f"run {snakemake_pid} ended with" in workers.paths()["log"].read_text()
+        assert worker.status(workers.env)["pid"] == found["pid"]  # the worker serves on
+    else:
+        workers.wait()  # the stopped run still started a worker for the next one
+
+
+def test_without_a_worker_the_fork_of_sauti_run_gives_snakemakes_exit_code(
+    tmp_path, table, workers
+):
+    configfile = write(tmp_path, gender_experiment(write_csv(tmp_path, table)))
+    results = {
+        how: sauti(["run", str(configfile), "-j1", "--no-such-option"], tmp_path, env)
+        for how, env in (
+            ("fork", workers.env),
+            ("subprocess", {**workers.env, "SAUTI_WORKER": "0"}),
+        )
+    }
+    for how, result in results.items():
+        assert result.returncode == 2, (how, result.stderr[-2000:])
+        assert "unrecognized arguments: --no-such-option" in result.stderr, how
+        assert "Traceback" not in result.stdout + result.stderr, how
+    assert results["fork"].stderr.count("usage:") == 1  # nothing printed twice by the fork
 
 
 # --------------------------------------------------------------------------- when it is not used

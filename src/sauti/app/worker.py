@@ -22,10 +22,10 @@ worker and an old one is never asked; the worker also compares the digest of eac
 its own, and ends when its files change, after SAUTI_WORKER_IDLE_S seconds without a run
 (default 600) or on `sauti worker stop`.
 
-When: `sauti run` uses a worker that answers; without one it runs Snakemake as a subprocess as
-before and then starts a worker in the background for the next run (the first run is not slowed
-by the worker's imports). Anything wrong with the worker means the subprocess path, never a
-failed run. SAUTI_WORKER=0 turns it off, SAUTI_WORKER=1 on; by default it is on except where
+When: `sauti run` uses a worker that answers; without one it runs Snakemake in a fork of itself
+(`fork_run`: what it imported to plan the run is not imported again) and then starts a worker in
+the background for the next run (the first run is not slowed by the worker's imports). Anything
+wrong with the worker or the fork means a subprocess as before, never a failed run. SAUTI_WORKER=0 turns it off, SAUTI_WORKER=1 on; by default it is on except where
 the CI variable is set (a CI job runs once; no process should outlive it).
 
 Fork safety: before it forks, the worker has only imported, never run anything, and it has no
@@ -50,6 +50,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -276,9 +277,69 @@ def request_run(command: list[str], env: dict[str, str]) -> WorkerRun | None:
         return None
 
 
+class ForkedRun:
+    """A Snakemake run in a fork of the `sauti` process itself (`fork_run`): its `pid` (the
+    leader of its own process group) and `wait`, like subprocess.Popen."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit code (-N after signal N, as Popen); subprocess.TimeoutExpired after
+        `timeout` seconds."""
+        ends = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+            elif ends is not None and time.monotonic() >= ends:
+                raise subprocess.TimeoutExpired(["snakemake"], timeout)
+            else:
+                time.sleep(0.02)
+        return self.returncode
+
+
+def fork_run(command: list[str], env: dict[str, str]) -> ForkedRun | None:
+    """Run `command` (a `python -m snakemake ...` line) in a fork of this process, when no
+    worker answers; None when it cannot (the caller then starts a subprocess).
+
+    Why: a new interpreter would import again what `sauti run` has imported to plan the run
+    (pandas, numpy, sauti's config, stages and registry), about 0.4 s of a first run. The fork
+    becomes Snakemake as the worker's children do (`_become_snakemake`). Only a process without
+    other Python threads is forked; its native threads (numpy's BLAS pool) have fork handlers.
+    """
+    if command[:3] != [sys.executable, "-m", "snakemake"] or threading.active_count() > 1:
+        return None
+    for stream in (sys.stdout, sys.stderr):  # else the child writes the buffered text again
+        stream.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        return ForkedRun(pid)
+    code = 1
+    try:
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.setsid()
+        sys.path.insert(0, os.getcwd())  # `python -m` puts the working directory first
+        os.environ.clear()
+        os.environ.update(env)
+        _become_snakemake(command[3:])
+        code = _run_snakemake(command[3:])
+    except BaseException:  # noqa: BLE001  (a child must end here, never return)
+        traceback.print_exc()
+    finally:
+        _finish(code)
+
+
 class Spawner:
     """How `sauti run` starts Snakemake (`supervise(..., spawn=...)`): in the warm worker when
-    one answers, else with `fallback` (`sauti.workflow.runs.popen`, a subprocess, as before)."""
+    one answers, else in a fork of this process (`fork_run`), else with `fallback`
+    (`sauti.workflow.runs.popen`, a subprocess)."""
 
     def __init__(self, fallback):
         self.fallback = fallback
@@ -290,6 +351,9 @@ class Spawner:
             self.used = request_run(command, env)
             if self.used is not None:
                 return self.used
+            forked = fork_run(command, env)
+            if forked is not None:
+                return forked
         return self.fallback(command, env)
 
     def after_run(self) -> None:
