@@ -9,8 +9,9 @@ command in a fresh working directory, three steps: first run; one MODEL key chan
 (XDG_RUNTIME_DIR), so no worker of another session is used:
 
 - no worker: SAUTI_WORKER=0, Snakemake runs as a subprocess each time;
-- warm worker: SAUTI_WORKER=1; the first run has no worker yet and starts one when it is done,
-  the benchmark waits until it answers (its imports) and stops it after the fourth step.
+- warm worker: SAUTI_WORKER=1; the first run has no worker yet (Snakemake runs in a fork of
+  `sauti run`) and starts one when it is done, the benchmark waits until it answers (its
+  imports) and stops it after the fourth step.
 
 The fourth step, "new experiment", is a first run in another fresh folder: everything is
 computed again, but with the worker warm from the steps before (a new experiment in a working
@@ -186,8 +187,9 @@ def write_table(args, best: dict, extra: dict, startup: float) -> None:
         "Wall seconds of `sauti run exp.yaml -j2` as a user runs it, each repeat in a fresh "
         "working directory: the first run, one MODEL key changed (svm C_val 1 -> 10: train, "
         "evaluate, report), reverted (only the report), and a new experiment: a first run in "
-        "another fresh folder. *warm worker*: the first run had no worker and started one; the "
-        "re-runs and the new experiment went through it (its log names them). Nkululeko 1.14.1: "
+        "another fresh folder. *warm worker*: the first run had no worker (Snakemake ran in a "
+        "fork of `sauti run`, sauti.app.worker.fork_run) and started one; the re-runs and the "
+        "new experiment went through it (its log names them). Nkululeko 1.14.1: "
         "the same experiment and change, its own cached re-runs, in between; beside the new "
         "experiment its first run.",
         "",

@@ -313,6 +313,7 @@ def fork_run(command: list[str], env: dict[str, str]) -> ForkedRun | None:
         return None
     for stream in (sys.stdout, sys.stderr):  # else the child writes the buffered text again
         stream.flush()
+    gc.freeze()  # the child's garbage collections then do not walk (and copy) what it inherits
     try:
         pid = os.fork()
     except OSError:
