@@ -270,6 +270,26 @@ def test_without_a_worker_the_fork_of_sauti_run_gives_snakemakes_exit_code(
     assert results["fork"].stderr.count("usage:") == 1  # nothing printed twice by the fork
 
 
+def test_the_fork_leaves_the_commands_temporary_folders_to_the_command(tmp_path):
+    """`sauti test` writes its config into a temporary folder and runs Snakemake; a forked
+    Snakemake runs the atexit functions when it ends, but not the command's finalizers."""
+    script = """
+import sys, tempfile
+from pathlib import Path
+from sauti.app import worker
+with tempfile.TemporaryDirectory() as folder:
+    run = worker.fork_run([sys.executable, "-m", "snakemake", "--version"], {})
+    assert run is not None, "not forked"
+    assert run.wait(timeout=120) == 0
+    print("kept" if Path(folder).is_dir() else "removed by the fork")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "kept"
+
+
 # --------------------------------------------------------------------------- when it is not used
 
 

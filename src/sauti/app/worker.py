@@ -53,6 +53,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from pathlib import Path
 
 from sauti.core.paths import REPO
@@ -322,6 +323,10 @@ def fork_run(command: list[str], env: dict[str, str]) -> ForkedRun | None:
         return ForkedRun(pid)
     code = 1
     try:
+        # the child's exit runs the atexit functions (Snakemake's temporary folders): the
+        # command's own finalizers, e.g. `sauti test`'s temporary config folder, are not its
+        for finalizer in list(weakref.finalize._registry):  # noqa: SLF001
+            finalizer.atexit = False
         for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
