@@ -25,8 +25,9 @@ its own, and ends when its files change, after SAUTI_WORKER_IDLE_S seconds witho
 When: `sauti run` uses a worker that answers; without one it runs Snakemake in a fork of itself
 (`fork_run`: what it imported to plan the run is not imported again) and then starts a worker in
 the background for the next run (the first run is not slowed by the worker's imports). Anything
-wrong with the worker or the fork means a subprocess as before, never a failed run. SAUTI_WORKER=0 turns it off, SAUTI_WORKER=1 on; by default it is on except where
-the CI variable is set (a CI job runs once; no process should outlive it).
+wrong with the worker or the fork means a subprocess as before, never a failed run.
+SAUTI_WORKER=0 turns both off, SAUTI_WORKER=1 on; by default they are on except where the CI
+variable is set (a CI job runs once; no process should outlive it).
 
 Fork safety: before it forks, the worker has only imported, never run anything, and it has no
 Python threads; the native threads present after the imports (the OpenBLAS pools of numpy and
