@@ -328,14 +328,8 @@ def fork_run(command: list[str], env: dict[str, str]) -> ForkedRun | None:
         # command's own finalizers, e.g. `sauti test`'s temporary config folder, are not its
         for finalizer in list(weakref.finalize._registry):  # noqa: SLF001
             finalizer.atexit = False
-        for sig in (signal.SIGCHLD, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        os.setsid()
-        sys.path.insert(0, os.getcwd())  # `python -m` puts the working directory first
-        os.environ.clear()
-        os.environ.update(env)
-        _become_snakemake(command[3:])
+        _default_signals()
+        _enter_run(command[3:], os.getcwd(), env)
         code = _run_snakemake(command[3:])
     except BaseException:  # noqa: BLE001  (a child must end here, never return)
         traceback.print_exc()
@@ -556,9 +550,7 @@ class _Worker:
         code = 1
         try:
             signal.set_wakeup_fd(-1)  # before the pipe closes: its number will be reused
-            for sig in (signal.SIGCHLD, signal.SIGTERM):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            _default_signals()
             for other in self.children.values():
                 if other is not None:
                     other.close()
@@ -570,17 +562,12 @@ class _Worker:
             self.log.close()
             self.lock.close()  # the worker keeps its lock; this copy must not outlive it
             conn.close()
-            os.setsid()
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
             for fd in fds:
                 if fd > 2:
                     os.close(fd)
-            os.chdir(message["cwd"])
-            sys.path.insert(0, message["cwd"])
-            os.environ.clear()
-            os.environ.update(message["env"])
-            _become_snakemake(message["argv"])
+            _enter_run(message["argv"], message["cwd"], message["env"])
             os.write(ready, b"1")
             os.close(ready)
             code = _run_snakemake(message["argv"])
@@ -601,6 +588,25 @@ def _well_formed(message: dict, fds: list[int]) -> bool:
         and all(isinstance(v, str) for v in message["env"].values())
         and isinstance(message.get("digest"), str)
     )
+
+
+def _default_signals() -> None:
+    """A fork's signal handlers as a new interpreter has them (Snakemake then sets its own)."""
+    for sig in (signal.SIGCHLD, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _enter_run(argv: list[str], cwd: str, env: dict[str, str]) -> None:
+    """In a fork whose descriptors 0-2 are the run's (the worker's child, `fork_run`'s): what a
+    `python -m snakemake` started in `cwd` with `env` has, its own session (the process group
+    `sauti run` signals), directory, sys.path and environment, then `_become_snakemake`."""
+    os.setsid()
+    os.chdir(cwd)
+    sys.path.insert(0, cwd)  # `python -m` puts the working directory first
+    os.environ.clear()
+    os.environ.update(env)
+    _become_snakemake(argv)
 
 
 def _become_snakemake(argv: list[str]) -> None:

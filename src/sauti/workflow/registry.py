@@ -148,8 +148,9 @@ class Registry:
         )
 
     def _key_pattern(self, stage: str, keep) -> str:
-        """Wildcard pattern matching exactly the keys of `stage` for which keep(key, stage) holds;
-        two rules for one output (in Snakemake's process or not) split a stage's keys by it."""
+        """Wildcard pattern matching exactly the keys of `stage` for which keep(key, found) holds
+        (found: the planned Stage under that key); two rules for one output (in Snakemake's
+        process or not) split a stage's keys by it."""
         keys = sorted(
             key for (name, key), found in self.stages.items() if name == stage and keep(key, found)
         )
