@@ -6,7 +6,8 @@ Issue 16 grew the praat set from 18 measures to Nkululeko's set (51 columns, cov
 45): more Praat analyses per file (four formants' medians, eleven perturbation measures, the
 de Jong & Wempe syllable and pause analysis with its own pitch track), and then took
 Nkululeko's settings (pitch up to 300 Hz, formants up to 5000 Hz) and left out f0 min/max and
-the intensity contour (47 columns). This measures what that costs: the extractors run on the
+the intensity contour (47 columns), and then gave Nkululeko's own definitions as the default
+(FEATS.praat.definitions, 45 columns). This measures what that costs: the extractors run on the
 same recordings, one thread (praat stays single-threaded), alternating file by file so all
 see the same machine load. The earlier extractors are the module as it was at OLD_COMMIT and
 SET51_COMMIT, read from git, so no old code stays in the package.
@@ -87,10 +88,11 @@ def main() -> None:
     sets = {
         f"sauti before issue 16 ({OLD_COMMIT})": (old, old_columns),
         f"sauti, Nkululeko's set, Praat's ceilings ({SET51_COMMIT})": old_extractor(SET51_COMMIT),
-        "sauti, Nkululeko's set and settings": (
-            praat_features.praat_features,
-            len(praat_features.NAMES),
+        "sauti, definitions nkululeko (the default)": (
+            praat_features.nkululeko_praat_features,
+            len(praat_features.NKULULEKO_NAMES),
         ),
+        "sauti, definitions sauti": (praat_features.praat_features, len(praat_features.NAMES)),
     }
     if args.nkululeko:
         version, extract = nkululeko_extractor(args.nkululeko)

@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/bench_praat_parity.py [--seeds N] [--csv data/demo/demo.csv]
         [--nkululeko benchmarks/.nkululeko-venv/lib/python3.11/site-packages]
 
-What it measures: whether sauti's praat set (47 columns, `sauti.ml.features.extract("praat")`)
-separates the target as well as Nkululeko's (45 columns, its feats_praat_core), with only the
-features differing. Both are extracted once for every recording of the corpus; Nkululeko's
+What it measures: whether sauti's praat features (`sauti.ml.features.extract("praat")`), with
+each of its FEATS.praat.definitions (nkululeko, the default: Nkululeko's 45 columns; sauti: 47),
+separate the target as well as Nkululeko's own (45 columns, its feats_praat_core), with only the
+features differing; with the nkululeko definitions the predictions should be Nkululeko's, on
+every split. All three are extracted once for every recording of the corpus; Nkululeko's
 per file with its own AudioFeatureExtractor (read as bench_praat.py reads it, from `--nkululeko`,
 a folder holding Nkululeko's `nkululeko` package), then, as Nkululeko does for each table it
 extracts, its set-level columns (pF, JitterPCA, ShimmerPCA and the vocal-tract columns,
@@ -18,9 +20,10 @@ scaling fitted on train, the model as sauti.ml.models builds it with sauti's def
 no balancing, no class weights), once on each feature set, and scored by UAR on the test
 speakers (bench_nkululeko.py's `uar`).
 
-Writes benchmarks/results/praat_parity.md: per model, the UAR on the benchmark split for both
-sets, the mean over the N splits for both, the mean difference (sauti - Nkululeko) with its
-standard error, and on how many splits sauti's UAR is below, equal to or above Nkululeko's.
+Writes benchmarks/results/praat_parity.md: per definitions and model, the UAR on the benchmark
+split for sauti and Nkululeko, the mean over the N splits for both, the mean difference (sauti -
+Nkululeko) with its standard error, on how many splits sauti's UAR is below, equal to or above
+Nkululeko's, and on how many splits every test prediction is Nkululeko's.
 The table sits between the snippet markers of section `parity`, which docs/benchmarks.md
 includes.
 """
@@ -57,10 +60,11 @@ TARGET = "gender"
 NKULULEKO_SITE = REPO / "benchmarks" / ".nkululeko-venv" / "lib" / "python3.11" / "site-packages"
 
 
-def sauti_table(files: list[str]) -> pd.DataFrame:
-    """sauti's praat features of `files` (absolute paths), indexed by file."""
+def sauti_table(files: list[str], definitions: str) -> pd.DataFrame:
+    """sauti's praat features of `files` (absolute paths) by `definitions`, indexed by file."""
     samples = pd.DataFrame({"file": files, "start": np.nan, "end": np.nan})
-    table = extract("praat", samples, {}, progress=False)
+    params = {"praat.definitions": definitions}
+    table = extract("praat", samples, params, progress=False)
     table.index = files
     return table
 
@@ -85,8 +89,9 @@ def nkululeko_table(per_file: pd.DataFrame) -> pd.DataFrame:
     return table.astype(float).replace([np.inf, -np.inf], np.nan).fillna(0.0)
 
 
-def test_uars(train: pd.DataFrame, test: pd.DataFrame, X_train, X_test) -> dict[str, float]:
-    """Test UAR of each model, fitted as sauti fits it on (X_train, train's target)."""
+def test_uars(train: pd.DataFrame, test: pd.DataFrame, X_train, X_test) -> dict[str, tuple]:
+    """(test UAR, test predictions) of each model, fitted as sauti fits it on (X_train, train's
+    target)."""
     labels = sorted(train[TARGET].unique())
     out = {}
     for model in MODELS:
@@ -100,7 +105,8 @@ def test_uars(train: pd.DataFrame, test: pd.DataFrame, X_train, X_test) -> dict[
         scaler, fitted = fit_pipeline(X_train, y, speakers, params, MODEL_SEED, labels)
         X = np.asarray(scaler.transform(X_test, test["speaker"].to_numpy()), dtype=float)
         prediction = fitted.predict(X)  # as sauti predicts: the scaled array
-        out[model] = uar(test[TARGET].astype(str).reset_index(drop=True), pd.Series(prediction))
+        score = uar(test[TARGET].astype(str).reset_index(drop=True), pd.Series(prediction))
+        out[model] = (score, np.asarray(prediction).astype(str))
     return out
 
 
@@ -130,8 +136,8 @@ def main() -> None:
         )
     corpus = pd.read_csv(args.csv)
     files = [str((args.csv.parent / f).resolve()) for f in corpus["file"]]
-    print(f"extracting {len(files)} recordings (sauti, then Nkululeko) ...", flush=True)
-    ours = sauti_table(files)
+    print(f"extracting {len(files)} recordings (sauti twice, then Nkululeko) ...", flush=True)
+    ours = {d: sauti_table(files, d) for d in praat_features.DEFINITIONS}
     version, theirs_per_file = nkululeko_per_file(args.nkululeko, files)
 
     seeds = [BENCHMARK_SEED, *range(args.seeds)]
@@ -141,43 +147,54 @@ def main() -> None:
             split = speaker_split(args.csv, Path(tmp) / str(seed), seed=seed)
             train, test = (pd.read_csv(split[part]) for part in ("train", "test"))
             scores[seed] = {
-                "sauti": test_uars(train, test, ours.loc[train["file"]], ours.loc[test["file"]]),
-                "nkululeko": test_uars(
-                    train,
-                    test,
-                    nkululeko_table(theirs_per_file.loc[train["file"]]),
-                    nkululeko_table(theirs_per_file.loc[test["file"]]),
-                ),
+                d: test_uars(train, test, table.loc[train["file"]], table.loc[test["file"]])
+                for d, table in ours.items()
             }
-            print(f"seed {seed}: {scores[seed]}", flush=True)
+            scores[seed]["Nkululeko"] = test_uars(
+                train,
+                test,
+                nkululeko_table(theirs_per_file.loc[train["file"]]),
+                nkululeko_table(theirs_per_file.loc[test["file"]]),
+            )
+            print(f"seed {seed}: " + ", ".join(
+                f"{k} " + "/".join(f"{v[m][0]:.3f}" for m in MODELS) for k, v in scores[seed].items()
+            ), flush=True)  # fmt: skip
 
     n = args.seeds
     lines = [
         f"{len(files)} recordings of {args.csv.name}, target {TARGET}; {n} speaker splits "
         f"(seeds 0-{n - 1} of bench_nkululeko.py's speaker_split) and the benchmark split "
-        f"(seed {BENCHMARK_SEED}); sauti {ours.shape[1]} columns, Nkululeko "
-        f"{nkululeko_table(theirs_per_file).shape[1]}. "
+        f"(seed {BENCHMARK_SEED}); sauti "
+        + ", ".join(f"{d} definitions {t.shape[1]} columns" for d, t in ours.items())
+        + f", Nkululeko {nkululeko_table(theirs_per_file).shape[1]}. "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"{datetime.date.today().isoformat()}; {versions(version)}.",
         "",
-        f"| model | UAR seed {BENCHMARK_SEED}: sauti | Nkululeko | mean UAR over {n}: sauti "
-        "| Nkululeko | mean difference ± s.e. | sauti below / equal / above |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| definitions | model | UAR seed {BENCHMARK_SEED}: sauti | Nkululeko "
+        f"| mean UAR over {n}: sauti | Nkululeko | mean difference ± s.e. "
+        "| sauti below / equal / above | splits with Nkululeko's predictions |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for model in MODELS:
-        ours_uar = np.array([scores[s]["sauti"][model] for s in range(n)])
-        theirs_uar = np.array([scores[s]["nkululeko"][model] for s in range(n)])
-        diff = ours_uar - theirs_uar
-        error = diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-        equal = np.isclose(diff, 0.0, rtol=0.0, atol=1e-9)  # UAR steps are ~1/(2 * clips)
-        bench = scores[BENCHMARK_SEED]
-        lines.append(
-            f"| {model} | {bench['sauti'][model]:.3f} | {bench['nkululeko'][model]:.3f} | "
-            f"{ours_uar.mean():.4f} | {theirs_uar.mean():.4f} | "
-            f"{diff.mean():+.4f} ± {error:.4f} | "
-            f"{int((~equal & (diff < 0)).sum())} / {int(equal.sum())} / "
-            f"{int((~equal & (diff > 0)).sum())} |"
-        )
+    bench = scores[BENCHMARK_SEED]
+    for definitions in ours:
+        for model in MODELS:
+            ours_uar = np.array([scores[s][definitions][model][0] for s in range(n)])
+            theirs_uar = np.array([scores[s]["Nkululeko"][model][0] for s in range(n)])
+            same = sum(
+                np.array_equal(scores[s][definitions][model][1], scores[s]["Nkululeko"][model][1])
+                for s in range(n)
+            )
+            diff = ours_uar - theirs_uar
+            error = diff.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+            equal = np.isclose(diff, 0.0, rtol=0.0, atol=1e-9)  # UAR steps are ~1/(2 * clips)
+            lines.append(
+                f"| {definitions} | {model} | {bench[definitions][model][0]:.3f} | "
+                f"{bench['Nkululeko'][model][0]:.3f} | "
+                f"{ours_uar.mean():.4f} | {theirs_uar.mean():.4f} | "
+                f"{diff.mean():+.4f} ± {error:.4f} | "
+                f"{int((~equal & (diff < 0)).sum())} / {int(equal.sum())} / "
+                f"{int((~equal & (diff > 0)).sum())} | {same} of {n} |"
+            )
     text = "\n".join(["# praat features: sauti against Nkululeko", "", *section("parity", lines)])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n", encoding="utf-8")

@@ -83,8 +83,8 @@ def test_run_writes_manifest_plots_and_ranks_pitch_like_features(tmp_path, table
     assert {"counts_0_sample.png", "counts_1_speaker.png", "bias_overview.png", "bias_site.png",
             "scatter_pca_gender.png", "scatter_tsne_speaker.png", "tree.png"} <= names  # fmt: skip
     top = list(manifest["importance"]["tree"])
-    assert len(top) == 3 and any(
-        "f0" in name for name in top + list(manifest["importance"]["log_reg"])
+    assert len(top) == 3 and any(  # e.g. praat_meanF0Hz, praat_stdevF0Hz
+        "f0" in name.lower() for name in top + list(manifest["importance"]["log_reg"])
     )
     assert pd.read_csv(tmp_path / "bias.csv").set_index("column").loc["site", "flagged"]
 

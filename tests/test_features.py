@@ -24,6 +24,7 @@ from sauti.ml.features import KINDS, THREADED_KINDS, extract, praat_features
 
 OS_DEFAULT = {"set": "eGeMAPSv02", "level": "functionals"}
 AUDIO_KINDS = {"os": OS_DEFAULT, "praat": {}, "mfcc": {"n_mfcc": 13}}
+SAUTI_PRAAT = {"praat.definitions": "sauti"}  # sauti's 47 praat columns (default: Nkululeko's)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_mfcc_defaults_to_13_coefficients(few):
 
 
 def test_praat_female_mean_f0_is_above_male(small_samples):
-    features = extract("praat", small_samples, {}, progress=False)
+    features = extract("praat", small_samples, SAUTI_PRAAT, progress=False)
     assert_contract(features, small_samples, "praat")
     f0 = features["praat_f0_mean_hz"].groupby(small_samples["gender"]).mean()
     assert f0["female"] > 1.2 * f0["male"], f0
@@ -107,11 +108,13 @@ def test_praat_female_mean_f0_is_above_male(small_samples):
 
 def test_praat_gives_zero_not_crash_for_very_short_audio(few):
     tiny = few.head(1).assign(end=few["start"].iloc[0] + 0.03)  # 30 ms: shorter than any window
-    features = extract("praat", tiny, {}, progress=False)
-    assert_contract(features, tiny, "praat")
-    assert features["praat_duration_s"].iloc[0] == pytest.approx(0.03, abs=1e-3)
-    assert features["praat_f0_mean_hz"].iloc[0] == 0.0
-    assert features["praat_jitter_local"].iloc[0] == 0.0
+    for params, names in ((SAUTI_PRAAT, ("duration_s", "f0_mean_hz", "jitter_local")),
+                          ({}, ("duration", "meanF0Hz", "localJitter"))):  # fmt: skip
+        features = extract("praat", tiny, params, progress=False)
+        assert_contract(features, tiny, "praat")
+        duration, f0, jitter = (features[f"praat_{name}"].iloc[0] for name in names)
+        assert duration == pytest.approx(0.03, abs=1e-3)
+        assert f0 == 0.0 and jitter == 0.0
 
 
 # ---- praat: Nkululeko's set, checked against Praat's definitions on signals with known answers
@@ -143,8 +146,46 @@ def test_praat_has_a_column_for_every_nkululeko_praat_column(few):
     assert len(set(ours)) == 45 and set(ours) <= set(praat_features.NAMES)
     # and two more, neither of them a recording-level or clip-length measure (module docstring)
     assert set(praat_features.NAMES) - set(ours) == {"f0_median_hz", "voiced_fraction"}
-    features = extract("praat", few.head(2), {}, progress=False)
+    features = extract("praat", few.head(2), SAUTI_PRAAT, progress=False)
     assert list(features.columns) == [f"praat_{name}" for name in praat_features.NAMES]
+    # the default: Nkululeko's own names
+    features = extract("praat", few.head(2), {}, progress=False)
+    assert list(features.columns) == [f"praat_{n}" for n in praat_features.NKULULEKO_NAMES]
+
+
+def test_praat_definitions_default_is_the_schemas_and_a_wrong_one_is_named():
+    from sauti.config.schema import schema
+
+    option = schema()["properties"]["FEATS"]["properties"]["praat.definitions"]
+    assert option["default"] == praat_features.DEFINITIONS[0] == "nkululeko"
+    assert option["enum"] == sorted(praat_features.DEFINITIONS)
+    with pytest.raises(SautiError, match="FEATS.praat.definitions = 'feinberg'"):
+        praat_features.make_extractor({"praat.definitions": "feinberg"})
+
+
+def test_praat_nkululeko_definitions_differ_from_sautis_only_where_documented(few):
+    """On real speech, Nkululeko's definitions equal sauti's in every shared column but four:
+    its syllable count (and the three rates from it) never counts the last peak, so it is at
+    most sauti's; its phonationtime_s is the clip's length; its set-fitted columns are NaN."""
+    timing = {"nsyll", "speechrate_nsyll_dur", "articulation_rate_nsyll_phonationtime"}
+    timing |= {"ASD_speakingtime_nsyll", "phonationtime_s"}
+    fewer = 0
+    for clip in few[["file", "start", "end"]].itertuples(index=False):
+        signal = sauti.core.audio.read(*clip)
+        theirs = praat_features.nkululeko_praat_features(signal)
+        ours = praat_features.praat_features(signal)
+        assert list(theirs) == list(praat_features.NKULULEKO_NAMES)
+        for name, our_name in praat_features.NKULULEKO_NAMES.items():
+            if name in praat_features.SET_FITTED:
+                assert np.isnan(theirs[name]), name
+            elif name not in timing:
+                assert theirs[name] == ours[our_name] or (
+                    np.isnan(theirs[name]) and np.isnan(ours[our_name])
+                ), name
+        assert theirs["phonationtime_s"] == pytest.approx(ours["duration_s"], abs=1e-9)
+        assert theirs["nsyll"] <= ours["syllable_count"]
+        fewer += theirs["nsyll"] < ours["syllable_count"]
+    assert fewer >= len(few) // 2  # most clips are one word: their last syllable is the first
 
 
 def test_praat_columns_shared_with_nkululeko_come_in_its_column_order():
@@ -161,6 +202,7 @@ def test_praat_columns_shared_with_nkululeko_come_in_its_column_order():
         "proportion_pause_duration", "JitterPCA", "ShimmerPCA", "pF", "fdisp", "avgFormant", "mff",
         "fitch_vtl", "delta_f", "vtl_delta_f",
     ]  # fmt: skip
+    assert list(praat_features.NKULULEKO_NAMES) == nkululeko
     names = praat_features.NAMES
     assert list(names[:45]) == [praat_features.NKULULEKO_NAMES[n] for n in nkululeko]
     assert names[45:] == ("f0_median_hz", "voiced_fraction")
@@ -326,6 +368,13 @@ def test_praat_counts_syllables_and_pauses_of_a_syllable_train():
         (duration - values["phonation_time_s"]) / values["phonation_time_s"]
     )
     assert 0 < values["pause_lognorm_sigma"] < 0.5 and 0 <= values["pause_lognorm_ks_p"] <= 1
+    # Nkululeko's definitions (de Jong & Wempe's loop): the last nucleus has no next peak
+    theirs = praat_features.nkululeko_praat_features(signal)
+    assert theirs["nsyll"] == 5 and theirs["npause"] == 5
+    assert theirs["phonationtime_s"] == pytest.approx(duration)
+    assert theirs["articulation_rate_nsyll_phonationtime"] == pytest.approx(
+        5 / values["phonation_time_s"]
+    )
 
 
 def test_praat_on_real_speech_voiced_clips_have_plausible_values(small_samples):

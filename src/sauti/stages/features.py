@@ -42,7 +42,7 @@ FEATURES = Keyed(
 #: FEATS keys that change what each feature type extracts.
 FEATURE_OPTIONS = {
     "os": ("set", "level"),
-    "praat": (),
+    "praat": ("praat.definitions",),
     "mfcc": ("n_mfcc",),
     "import": ("import_file",),
     "spectra": ("fft_win_dur", "fft_hop_dur", "fft_nbands", "max_duration"),

@@ -1,12 +1,24 @@
 """Praat voice-quality, formant, vocal-tract and speech-timing features (kind "praat").
 
 Why this set: these are the measures phoneticians read and report, so a model built on them is
-explainable in their terms, and it covers the 45 columns of Nkululeko's `praat` features (David
-Feinberg's Praat scripts) so an INI with `type = ['praat']` gets what its user expects.
-`NKULULEKO_NAMES` maps each Nkululeko column to sauti's; docs/benchmarks.md shows the table. Every
-value comes from Praat's own commands through parselmouth (To Pitch, To PointProcess, Get
-jitter/shimmer, To Formant (burg), To Harmonicity, To Intensity, To TextGrid (silences)).
-47 columns: Nkululeko's 45 in Nkululeko's column order, then f0_median_hz and voiced_fraction.
+explainable in their terms, and it is the set of Nkululeko's `praat` features (David Feinberg's
+Praat scripts) so an INI with `type = ['praat']` gets what its user expects. Every value comes
+from Praat's own commands through parselmouth (To Pitch, To PointProcess, Get jitter/shimmer,
+To Formant (burg), To Harmonicity, To Intensity, To TextGrid (silences)).
+
+Two definitions, FEATS.praat.definitions:
+- nkululeko (the default): Nkululeko 1.14.1's 45 columns with its names, order and values
+  (`nkululeko_praat_features`), so the same experiment file gives the same models. Its three
+  set-fitted columns (SET_FITTED, below) are undefined for one file and so 0 in every row; they
+  stay in place because tree and xgb models break ties between equally good splits by column
+  position. Why the default: each of sauti's refinements below was measured against these
+  values over 100 speaker splits of the demo corpus and 20 of the large one (issue 16) and none
+  changed the test UAR beyond one or two standard errors, but together they moved single splits
+  by a test clip either way; Nkululeko's values make its results reproducible.
+- sauti (`praat_features`): 47 columns, sauti's names (NKULULEKO_NAMES maps them;
+  docs/benchmarks.md shows the table), Nkululeko's 45 in its column order, then f0_median_hz and
+  voiced_fraction. Per-file counterparts of the set-fitted columns, and the syllable count and
+  phonation time of `_speech_timing` without Nkululeko's choices.
 f0 std is Praat's `Get standard deviation` and the formants are read at the glottal pulses from a
 2.5 ms track, as in Feinberg's script: on the demo corpus these columns and the six vocal-tract
 columns equal Nkululeko's to rounding (praat version 4; before, from 10 ms frames and numpy's
@@ -35,12 +47,14 @@ Every value is a property of ONE file. Nkululeko's pF (formant position) and Jit
 ShimmerPCA are fitted over the set of files extracted together (z-scores and a 2-component PCA
 over the train set, and separately over the test set), so a file's value depends on the other
 files, test files get axes of their own, and one file alone has no value. sauti's features are
-cached per file set, extracted in shards and computed for single files at inference, so it
-uses per-file counterparts (see `_vocal_tract` and `_summary`). In Nkululeko 1.14.1 those three
-columns are 0 for every file of a set in which one file lacks a formant or perturbation value:
-pF's z-scores turn NaN, and its PCA refuses NaN and falls back to 0 (unless the first file lacks
-one: then it sets every NaN to 0 first). On the demo corpus that held in train and test, so
-there they carried nothing.
+cached per file set, extracted in shards and computed for single files at inference, so the
+sauti definitions use per-file counterparts (see `_vocal_tract` and `_summary`) and the
+nkululeko ones leave them 0. In Nkululeko 1.14.1 those three columns are 0 for every file of a
+set in which one file lacks a formant or perturbation value: pF's z-scores turn NaN, and its PCA
+refuses NaN and falls back to 0 (unless the first file lacks one: then it sets every NaN to 0
+first). On the demo and the large corpus that held in train and test, so there the nkululeko
+definitions equal Nkululeko's in every column; on a set where every file has every measure
+(e.g. sustained vowels) Nkululeko's three columns are not 0 and the two differ there.
 
 NaN policy: a group of measures that Praat cannot compute (too short, unvoiced, silent) is NaN
 for that group only and `sauti.ml.features.extract` turns NaN into 0.0; duration is always
@@ -57,6 +71,7 @@ from parselmouth.praat import call
 from scipy import stats
 
 from sauti.core.audio import SAMPLE_RATE
+from sauti.core.errors import SautiError
 
 PITCH_FLOOR = 75.0  # Hz; Praat's default floor, covers low male voices
 PITCH_CEILING = 300.0  # Hz; Nkululeko's: 600 let octave-up errors in (module docstring)
@@ -133,14 +148,44 @@ NKULULEKO_NAMES = {
 NAMES = (*NKULULEKO_NAMES.values(), "f0_median_hz", "voiced_fraction")
 
 
+#: FEATS.praat.definitions: whose definitions and columns (module docstring); the first is the
+#: default, as in workflow/schemas/config.schema.yaml.
+DEFINITIONS = ("nkululeko", "sauti")
+#: Nkululeko's columns fitted over a set of files, which one file cannot have (module docstring).
+SET_FITTED = ("pF", "JitterPCA", "ShimmerPCA")
+
+
 def make_extractor(params: dict):
-    """Praat features take no parameters; `params` is accepted for a uniform interface."""
-    del params
-    return praat_features
+    """The extractor of FEATS.praat.definitions (Nkululeko's 45 columns or sauti's 47)."""
+    definitions = params.get("praat.definitions", DEFINITIONS[0])
+    if definitions not in DEFINITIONS:
+        raise SautiError(
+            f"FEATS.praat.definitions = {definitions!r} is not one of {', '.join(DEFINITIONS)}",
+            hint="nkululeko: Nkululeko's praat columns and values; sauti: sauti's refinements",
+        )
+    return nkululeko_praat_features if definitions == "nkululeko" else praat_features
+
+
+def nkululeko_praat_features(signal: np.ndarray) -> dict[str, float]:
+    """Nkululeko 1.14.1's 45 praat columns, in its order and with its names, of one signal.
+
+    The values are Nkululeko's: the same Praat commands and settings as `praat_features`, with
+    de Jong & Wempe's syllable count and Nkululeko's phonationtime_s (`_speech_timing`). Its
+    set-fitted columns (SET_FITTED) are undefined for one file, so NaN (0 in the table).
+    """
+    values = _measures(signal, nkululeko=True)
+    row = {name: values.get(ours, np.nan) for name, ours in NKULULEKO_NAMES.items()}
+    return row | dict.fromkeys(SET_FITTED, np.nan)
 
 
 def praat_features(signal: np.ndarray) -> dict[str, float]:
-    """All Praat measures of one 16 kHz mono signal; undefined measures are NaN."""
+    """sauti's 47 praat measures of one 16 kHz mono signal; undefined measures are NaN."""
+    return _measures(signal, nkululeko=False)
+
+
+def _measures(signal: np.ndarray, nkululeko: bool) -> dict[str, float]:
+    """Every Praat measure of one signal by sauti's names; `nkululeko` picks Nkululeko's
+    syllable count and phonation time (`_speech_timing`)."""
     sound = parselmouth.Sound(signal.astype(np.float64), SAMPLE_RATE)
     values = dict.fromkeys(NAMES, np.nan)
     values["duration_s"] = sound.duration
@@ -155,7 +200,7 @@ def praat_features(signal: np.ndarray) -> dict[str, float]:
             values.update(_try(lambda: _formants(sound, pulses)) or {})
     values.update(_vocal_tract([values[f"f{n}_median_hz"] for n in (1, 2, 3, 4)]))
     values["hnr_mean_db"] = _try(lambda: _hnr_mean(sound), np.nan)
-    values.update(_try(lambda: _speech_timing(sound)) or {})
+    values.update(_try(lambda: _speech_timing(sound, nkululeko)) or {})
     return values
 
 
@@ -272,18 +317,19 @@ def _vocal_tract(medians: list[float]) -> dict[str, float]:
     }
 
 
-def _speech_timing(sound: parselmouth.Sound) -> dict[str, float]:
+def _speech_timing(sound: parselmouth.Sound, nkululeko: bool) -> dict[str, float]:
     """Syllable nuclei, pauses and rates after de Jong & Wempe (2009), with Praat's commands.
 
     Silences: To TextGrid (silences) on the intensity, threshold SILENCE_DB below the 99 %
     quantile; a pause is a silent interval between two sounding ones. Nuclei: intensity peaks
     above that threshold that rise MIN_DIP_DB above the dip before the next peak, are voiced
-    and lie in a sounding interval. Unlike the original script (and Nkululeko), the last peak is
-    not dropped (the end of the recording counts as its dip) and a first or last intensity frame
-    louder than its neighbour is a peak too: clips are often cut tightly around a word, and a
-    one-syllable word should count one syllable, not zero. phonation_time_s is the sounding
-    time (Nkululeko's phonationtime_s is the duration of the intensity contour, about the
-    recording's length).
+    and lie in a sounding interval. With `nkululeko`, as in the original script and Nkululeko,
+    the last peak is never counted (no next peak to find its dip) and phonation_time_s is the
+    duration of the intensity contour (the recording's length). Without it (sauti's
+    definitions), the end of the recording counts as the last peak's dip and a first or last
+    intensity frame louder than its neighbour is a peak too, since clips are often cut tightly
+    around a word and a one-syllable word should count one syllable, not zero; and
+    phonation_time_s is the sounding time.
     """
     duration = sound.duration
     intensity = sound.to_intensity(50.0)
@@ -307,11 +353,12 @@ def _speech_timing(sound: parselmouth.Sound) -> dict[str, float]:
     sounding = [(start, end) for start, end, label in intervals if label == "sounding"]
     speaking = float(sum(end - start for start, end in sounding))
     pauses = np.array([b[0] - a[1] for a, b in zip(sounding, sounding[1:], strict=False)])
-    nuclei = _syllable_nuclei(sound, intensity, threshold, sounding)
+    contour = call(call(intensity, "Down to Matrix"), "To Sound (slice)", 1)
+    nuclei = _syllable_nuclei(sound, intensity, contour, threshold, sounding, nkululeko)
     values = {
         "syllable_count": float(nuclei),
         "pause_count": float(len(pauses)),
-        "phonation_time_s": speaking,
+        "phonation_time_s": call(contour, "Get total duration") if nkululeko else speaking,
         "speech_rate_per_s": nuclei / duration,
         "articulation_rate_per_s": nuclei / speaking if speaking > 0 else np.nan,
         "syllable_duration_s": speaking / nuclei if nuclei else np.nan,
@@ -321,9 +368,11 @@ def _speech_timing(sound: parselmouth.Sound) -> dict[str, float]:
     return values
 
 
-def _syllable_nuclei(sound, intensity, threshold: float, sounding: list) -> int:
-    """Count voiced intensity peaks that stand out from the dip that follows them."""
-    contour = call(call(intensity, "Down to Matrix"), "To Sound (slice)", 1)
+def _syllable_nuclei(
+    sound, intensity, contour, threshold: float, sounding: list, nkululeko: bool
+) -> int:
+    """Count voiced intensity peaks that stand out from the dip that follows them (the rules of
+    `_speech_timing`); `contour` is the intensity as a Sound."""
     extrema = call(contour, "To PointProcess (extrema)", "Left", "yes", "no", "Sinc70")
     peaks = [
         (time, call(contour, "Get value at time", time, "Cubic"))
@@ -334,19 +383,21 @@ def _syllable_nuclei(sound, intensity, threshold: float, sounding: list) -> int:
     ]
     # Praat's extrema are interior; a clip cut while still loud peaks at its first/last frame
     frames, levels = intensity.xs(), intensity.values[0]
-    if len(levels) > 1 and levels[0] > levels[1]:
+    if not nkululeko and len(levels) > 1 and levels[0] > levels[1]:
         peaks.insert(0, (frames[0], levels[0]))
-    if len(levels) > 1 and levels[-1] > levels[-2]:
+    if not nkululeko and len(levels) > 1 and levels[-1] > levels[-2]:
         peaks.append((frames[-1], levels[-1]))
     peaks = [(time, level) for time, level in peaks if level > threshold]
     # the pitch settings of de Jong & Wempe's script: a lenient voicing decision
     pitch = sound.to_pitch_ac(0.02, 30, 4, False, 0.03, 0.25, 0.01, 0.35, 0.25, 450)
     count = 0
     for i, (time, level) in enumerate(peaks):
-        if i + 1 < len(peaks):  # the last peak is followed by the end of the recording
+        if i + 1 < len(peaks):
             dip = call(intensity, "Get minimum", time, peaks[i + 1][0], "None")
             if not abs(level - dip) > MIN_DIP_DB:
                 continue
+        elif nkululeko:  # de Jong & Wempe's loop ends before the last peak
+            continue
         voiced = np.isfinite(pitch.get_value_at_time(time))
         if voiced and any(start <= time <= end for start, end in sounding):
             count += 1
