@@ -690,6 +690,18 @@ def test_pretrained_model_names_become_sauti_kinds(name, kind, model, tmp_path, 
     assert cfg["FEATS"][f"{kind}.model"] == model
 
 
+def test_praat_in_an_ini_is_nkululekos_praat_unless_it_asks_for_sauti(tmp_path, demo_dir):
+    """FEATS.type = ['praat'] resolves to Nkululeko's definitions (the default); sauti's own
+    key in the same [FEATS] section picks sauti's, and a wrong word is named by the schema."""
+    path = ini(tmp_path, demo_dir, "[FEATS]\ntype = ['praat']\n")
+    assert resolve(read_file(path), str(path))["FEATS"]["praat.definitions"] == "nkululeko"
+    path = ini(tmp_path, demo_dir, "[FEATS]\ntype = ['praat']\npraat.definitions = sauti\n")
+    assert resolve(read_file(path), str(path))["FEATS"]["praat.definitions"] == "sauti"
+    path = ini(tmp_path, demo_dir, "[FEATS]\ntype = ['praat']\npraat.definitions = feinberg\n")
+    with pytest.raises(ConfigError, match=r"praat\.definitions"):
+        resolve(read_file(path), str(path))
+
+
 @pytest.mark.parametrize("name", ["audmodel", "agender", "emotion2vec-large", "auddim", "trill"])
 def test_feature_types_sauti_lacks_stop(name, tmp_path, demo_dir):
     path = ini(tmp_path, demo_dir, f"[FEATS]\ntype = ['{name}']\n")

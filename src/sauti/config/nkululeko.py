@@ -826,7 +826,9 @@ def render_doc() -> str:
     out.append(
         "\nos, praat, mfcc, import, spectra, wav2vec2, hubert, wavlm, whisper, ast, clap and"
     )
-    out.append("spkrec are sauti's own types (see config/README.md).\n")
+    out.append("spkrec are sauti's own types (see config/README.md). praat gives Nkululeko's 45")
+    out.append("columns with its names and values (`FEATS.praat.definitions: nkululeko`, the")
+    out.append("default; docs/benchmarks.md compares them).\n")
     mt = table()["model_types"]
     out.append("## Model types (`MODEL.type`)\n")
     out.append("| Nkululeko | sauti |\n|---|---|")

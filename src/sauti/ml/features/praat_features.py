@@ -11,10 +11,11 @@ Two definitions, FEATS.praat.definitions:
   (`nkululeko_praat_features`), so the same experiment file gives the same models. Its three
   set-fitted columns (SET_FITTED, below) are undefined for one file and so 0 in every row; they
   stay in place because tree and xgb models break ties between equally good splits by column
-  position. Why the default: each of sauti's refinements below was measured against these
-  values over 100 speaker splits of the demo corpus and 20 of the large one (issue 16) and none
-  changed the test UAR beyond one or two standard errors, but together they moved single splits
-  by a test clip either way; Nkululeko's values make its results reproducible.
+  position. Why the default: over 100 speaker splits of the demo corpus and 20 of the large one
+  (issue 16) sauti's definitions were level with these for svm and xgb and above them for the
+  tree (benchmarks/results/praat_parity*.md), yet below them on the benchmark split of both
+  corpora with each model; with Nkululeko's values a Nkululeko experiment gives Nkululeko's
+  results, and sauti's definitions are one key away.
 - sauti (`praat_features`): 47 columns, sauti's names (NKULULEKO_NAMES maps them;
   docs/benchmarks.md shows the table), Nkululeko's 45 in its column order, then f0_median_hz and
   voiced_fraction. Per-file counterparts of the set-fitted columns, and the syllable count and
