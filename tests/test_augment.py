@@ -3,6 +3,8 @@ looks like, reproducibility, config errors, and the keys of the aug_train stages
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -165,6 +167,26 @@ def test_same_seed_same_audio_other_seed_other_audio(split_table, tmp_path):
     # a sample's audio does not depend on which other samples are augmented with it
     alone = augment_table(rows.iloc[[2]], params(chain), tmp_path / "d")
     assert np.array_equal(audio.read(alone["file"].iloc[0]), audio.read(first["file"].iloc[2]))
+
+
+def test_the_same_audio_in_another_folder_gets_the_same_augmentation(split_table, tmp_path):
+    """The seed comes from the audio's content, not its path: a project moved or cloned to
+    another folder (or its data copied) augments alike. Version 1 seeded by path, and the demo
+    example's UAR went 0.913 / 0.926 / 0.939 in three fresh folders."""
+    import shutil
+
+    rows = split_table[split_table["split"] == "train"].head(3)
+    tables = []
+    for folder in ("here", "there"):
+        (tmp_path / folder).mkdir()
+        moved = rows.assign(
+            file=[shutil.copy(f, tmp_path / folder / Path(f).name) for f in rows["file"]]
+        )
+        tables.append(
+            augment_table(moved, params(["noise", "pitch_shift"]), tmp_path / f"{folder}-aug")
+        )
+    for a, b in zip(tables[0]["file"], tables[1]["file"], strict=True):
+        assert np.array_equal(audio.read(a), audio.read(b))
 
 
 def test_an_empty_selection_stops_with_one_line(split_table, tmp_path):

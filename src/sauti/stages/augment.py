@@ -17,8 +17,10 @@ three are small transforms here, written against audiomentations' transform inte
 they compose, take `p` and draw their parameters from the same seeded random state. The types,
 their parameters and defaults are checked and filled at config time (sauti.config.sections.augment).
 
-Reproducibility: each (sample, copy) gets its own seed derived from EXP.random_seed and the
-sample id, so the audio does not depend on the order or number of samples processed.
+Reproducibility: each (sample, copy) gets its own seed derived from EXP.random_seed, the
+digest of its audio file's bytes and its start and end, so the audio depends neither on the
+order or number of samples processed nor on where the project or the data lie (version 1 took
+the file's path: the same experiment in another folder drew other augmentations).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.core import audio
+from sauti.core.digests import hash_file
 from sauti.core.errors import SautiError
 from sauti.core.fileio import atomic_path, read_json, read_table, write_table
 from sauti.core.keys import Keyed, Stage, make_stage, rekey
@@ -42,7 +45,7 @@ from sauti.stages.features import feature_stage
 
 log = logging.getLogger("sauti.augment")
 
-AUGMENT = Keyed("augment", 1, "samples.parquet", ("stages/augment.py", "core/audio.py"))
+AUGMENT = Keyed("augment", 2, "samples.parquet", ("stages/augment.py", "core/audio.py"))
 
 
 SAMPLE_RATE = 16000
@@ -203,9 +206,10 @@ def _own_transforms() -> dict:
     return {"speed": Speed, "crop": Crop, "splice": Splice}
 
 
-def sample_seed(seed: int, file: str, start: float, end: float, copy: int) -> int:
-    """A 32-bit seed per (sample, copy): independent of processing order and sharding."""
-    text = f"{int(seed)}|{file}|{float(start):.6f}|{float(end):.6f}|{int(copy)}"
+def sample_seed(seed: int, audio_digest: str, start: float, end: float, copy: int) -> int:
+    """A 32-bit seed per (sample, copy) from its audio file's content digest, not its path:
+    independent of processing order, sharding and the folder the files are in."""
+    text = f"{int(seed)}|{audio_digest}|{float(start):.6f}|{float(end):.6f}|{int(copy)}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
@@ -263,13 +267,18 @@ def augment_table(data: pd.DataFrame, params: dict, out_dir: str | Path) -> pd.D
     folder = Path(out_dir).resolve() / "audio"  # absolute, like every samples table
     folder.mkdir(parents=True, exist_ok=True)
     copies, seed = int(params["copies"]), int(params["random_seed"])
+    digests: dict[str, str] = {}  # a file's segments share its digest
     out = []
     for _, row in rows.iterrows():
         signal = audio.read(row["file"], row["start"], row["end"])
+        if row["file"] not in digests:
+            digests[row["file"]] = hash_file(row["file"])
         stem = hashlib.sha1(f"{row['file']}|{row['start']}|{row['end']}".encode()).hexdigest()
         for copy in range(copies):
             augmented = augment_signal(
-                signal, pipeline, sample_seed(seed, row["file"], row["start"], row["end"], copy)
+                signal,
+                pipeline,
+                sample_seed(seed, digests[row["file"]], row["start"], row["end"], copy),
             )
             if augmented.size == 0:
                 raise SautiError(f"augmenting {row['file']} gave empty audio")
