@@ -15,7 +15,7 @@ test: APT_PACKAGES += texlive-latex-base poppler-utils
 # the separation corpus renders tracker music (resources/demo/build_separation_corpus.sh)
 test: APT_PACKAGES += openmpt123
 
-.PHONY: setup system-deps venv deep check-deep lock demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-worker benchmark-deep benchmark-ssl benchmark-separation
+.PHONY: setup system-deps venv deep check-deep lock demo-data demo test lint format benchmark clean benchmark-shards benchmark-dag benchmark-nkululeko benchmark-worker benchmark-deep benchmark-ssl benchmark-separation benchmark-examples
 
 setup: system-deps venv
 
@@ -101,6 +101,10 @@ test: setup check-deep demo-data lint
 
 benchmark: setup demo-data
 	$(BIN)/python benchmarks/bench_rerun.py
+
+# the demo corpus's documented experiments, first runs (writes benchmarks/results/examples.md)
+benchmark-examples: setup demo-data
+	$(BIN)/python benchmarks/bench_examples.py
 
 # Scale-out benchmarks (not part of `make test`): shard speed-up, DAG size, sauti vs Nkululeko.
 benchmark-shards: setup demo-data
