@@ -29,6 +29,9 @@ from pathlib import Path
 from sauti.config.read import read_file
 from sauti.config.resolve import resolve
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_nkululeko import section  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 SAUTI = Path(sys.executable).with_name("sauti")
 EXPERIMENTS = (
@@ -113,10 +116,7 @@ def main() -> None:
         rows.append(
             f"| `{experiment}` | {target} | {features} | {model} | {result} | {seconds:.0f} |"
         )
-    lines = [
-        "# The demo corpus's documented experiments",
-        "",
-        "<!-- --8<-- [start:examples] -->",
+    table = [
         f"`benchmarks/bench_examples.py`: each experiment with `sauti run FILE -j{args.jobs}` in a "
         f"fresh folder (first run, no warm worker). {platform.machine()}, {os.cpu_count()} CPUs, "
         f"{datetime.datetime.now():%Y-%m-%d %H:%M}.",
@@ -124,9 +124,8 @@ def main() -> None:
         "| experiment | target | features | model | test result | first run s |",
         "|---|---|---|---|---|---:|",
         *rows,
-        "",
-        "<!-- --8<-- [end:examples] -->",
     ]
+    lines = ["# The demo corpus's documented experiments", "", *section("examples", table)]
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
