@@ -1,8 +1,9 @@
 """Benchmark: `sauti run` with and without the warm worker (sauti.app.worker), on this machine.
 
-    .venv/bin/python benchmarks/bench_worker.py [--repeat 3]   (or `make benchmark-worker`)
+    .venv/bin/python benchmarks/bench_worker.py [--repeat 3] [--corpus demo|large]
+        (or `make benchmark-worker`; --corpus large writes worker_large.md by default)
 
-The experiment of benchmarks/bench_nkululeko.py (demo corpus, seeded speaker split, openSMILE
+The experiment of benchmarks/bench_nkululeko.py (its corpora, seeded speaker split, openSMILE
 eGeMAPSv02 functionals, standard scaling, svm C_val 1), run the way a user runs it: the `sauti`
 command in a fresh working directory, three steps: first run; one MODEL key changed (C_val 1 ->
 10); reverted (only the report is made again). Each mode gets its own runtime folder
@@ -138,16 +139,20 @@ def startup_s(repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--corpus", default="demo", choices=list(CORPORA))
     parser.add_argument("--venv", type=Path, default=REPO / "benchmarks" / ".nkululeko-venv")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "worker.md")
+    parser.add_argument("--out", type=Path, default=None, help="default results/worker[_large].md")
     args = parser.parse_args()
+    if args.out is None:
+        name = "worker.md" if args.corpus == "demo" else f"worker_{args.corpus}.md"
+        args.out = REPO / "benchmarks" / "results" / name
     compile_sources()
     nk_python = args.venv / "bin" / "python"
     best: dict = {mode: {} for mode in (*MODES, "Nkululeko")}
     extra: dict = {"ready_s": [], "imports_s": []}
     with tempfile.TemporaryDirectory(prefix="sauti-worker-bench-") as tmp:
         tmp = Path(tmp)
-        split = speaker_split(CORPORA["demo"], tmp / "split")
+        split = speaker_split(CORPORA[args.corpus], tmp / "split")
         for repeat in range(args.repeat):  # modes alternate, so all see the same load
             for mode in MODES:
                 runtime = tmp / f"rt-{repeat}-{mode[:2]}"
@@ -176,7 +181,7 @@ def write_table(args, best: dict, extra: dict, startup: float) -> None:
     nk = best["Nkululeko"]
     goals = {"first run": 1.0, "MODEL key changed": 0.6, "reverted": 0.5, NEW: 1.0}
     lines = [
-        "# `sauti run` with and without the warm worker (demo corpus, os + svm, gender)",
+        f"# `sauti run` with and without the warm worker ({args.corpus} corpus, os + svm, gender)",
         "",
         # docs/benchmarks.md includes what is between the markers (pymdownx.snippets), not the title
         "<!-- --8<-- [start:worker] -->",
