@@ -27,13 +27,20 @@ class Watch:
     """A `sauti watch` subprocess whose output lines are read as they come."""
 
     def __init__(self, workdir, configfile):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sauti.app.cli", "watch", str(configfile), "-j", "2"],
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # Ctrl-C must reach the watch even when the test runner ignores SIGINT (a shell ignores
+        # it for `cmd &` in a script, children inherit that, and Python then leaves it
+        # ignored): a handler set here is the default disposition in the child after exec.
+        kept = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sauti.app.cli", "watch", str(configfile), "-j", "2"],
+                cwd=workdir,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, kept)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
