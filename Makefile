@@ -102,8 +102,9 @@ test: setup check-deep demo-data lint
 benchmark: setup demo-data
 	$(BIN)/python benchmarks/bench_rerun.py
 
-# the demo corpus's documented experiments, first runs (writes benchmarks/results/examples.md)
-benchmark-examples: setup demo-data
+# the demo corpus's documented experiments, first runs (writes benchmarks/results/examples.md;
+# the mlp example needs the deep stack)
+benchmark-examples: setup deep demo-data
 	$(BIN)/python benchmarks/bench_examples.py
 
 # Scale-out benchmarks (not part of `make test`): shard speed-up, DAG size, sauti vs Nkululeko.

@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/bench_examples.py [--jobs 2]
 
-Why: docs/demo-corpus.md shows what the default experiment and three examples give on the demo
-corpus; those figures must come from a run, not be typed in (they went stale once when the
+Why: docs/demo-corpus.md shows what the default experiment and five examples give on the demo
+corpus (docs/train.md and docs/ensemble.md point to it); those figures must come from a run, not be typed in (they went stale once when the
 svm's labels changed). Each experiment runs with `sauti run FILE -jN`, the command its header
-names, in a fresh working directory (a link `data` to this repository's data/, so the files'
-relative paths hold, and no cache from earlier runs), without the warm worker (SAUTI_WORKER=0:
+names, in a fresh working directory (links `data` and `config` to this repository's folders,
+so the files' relative paths hold, and no cache from earlier runs), without the warm worker (SAUTI_WORKER=0:
 the first run of a new user). The headline is the test metric of the experiment's
-metrics.json (UAR for classification, CCC for regression; mean ± std over EXP.runs).
+metrics.json (UAR for classification, CCC for regression; mean ± std over EXP.runs), and for an
+ensemble its members' on the same samples (comparison.csv).
 
 Writes benchmarks/results/examples.md (section `examples`, which docs/demo-corpus.md includes).
 """
@@ -26,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from sauti.config.read import read_file
 from sauti.config.resolve import resolve
 
@@ -39,11 +42,16 @@ EXPERIMENTS = (
     "config/examples/demo_gender.ini",
     "config/examples/demo_rate_regression.yaml",
     "config/examples/demo_gender_augmented.yaml",
+    "config/examples/demo_gender_mlp.yaml",
+    "config/examples/demo_ensemble.yaml",
 )
 
 
-def describe(cfg: dict) -> tuple[str, str, str]:
-    """(target, features, model) of a resolved config, as the table shows them."""
+def describe(cfg: dict) -> tuple[str, str]:
+    """(features, model) of a resolved config, or of an ensemble file as written."""
+    ensemble = cfg.get("ENSEMBLE") or {}
+    if ensemble.get("experiments"):
+        return "its members'", f"ensemble of {len(ensemble['experiments'])}, {ensemble['method']}"
     feats = cfg["FEATS"]
     kinds = []
     for kind in feats["type"]:
@@ -52,12 +60,13 @@ def describe(cfg: dict) -> tuple[str, str, str]:
             kinds[-1] += f" ({feats['praat.definitions']} definitions)"
     model = cfg["MODEL"]["type"]
     runs = cfg["EXP"].get("runs", 1)
-    return cfg["DATA"]["target"], " + ".join(kinds), model + (f", {runs} runs" if runs > 1 else "")
+    return " + ".join(kinds), model + (f", {runs} runs" if runs > 1 else "")
 
 
-def headline(metrics: dict) -> str:
+def headline(metrics: dict, exp_dir: Path) -> str:
     """The test headline of metrics.json: UAR (over EXP.runs: mean ± std) and per speaker, or
-    CCC and PCC; with aug_train also the result without augmentation."""
+    CCC and PCC; with aug_train also the result without augmentation, for an ensemble its
+    members' (comparison.csv: on the same samples)."""
     test = metrics["test"]
     name, second = ("uar", "pcc") if "uar" in test else ("ccc", "pcc")
     runs = metrics.get("runs")
@@ -73,15 +82,24 @@ def headline(metrics: dict) -> str:
     without = metrics.get("augmentation", {}).get("without", {}).get("test")
     if without:  # aug_train: the same experiment trained without the augmented audio
         text += f" (without augmentation {without[name]:.3f})"
+    comparison = exp_dir / "comparison.csv"
+    if comparison.exists():
+        table = pd.read_csv(comparison)
+        members = table[table["role"] == "member"]
+        pairs = zip(members["experiment"], members[name], strict=True)
+        scores = ", ".join(f"{member} {value:.3f}" for member, value in pairs)
+        text += f"; members {scores}"
     return text
 
 
-def run(experiment: str, jobs: int) -> tuple[dict, float, str]:
-    """(resolved config, wall seconds, headline) of one fresh `sauti run`."""
+def run(experiment: str, jobs: int) -> tuple[dict, dict, float, str]:
+    """(resolved config, metrics.json, wall seconds, headline) of one fresh `sauti run`; an
+    ensemble's config as written (it resolves into its members)."""
     source = REPO / experiment
     with tempfile.TemporaryDirectory(prefix="sauti-example-") as tmp:
         workdir = Path(tmp)
-        (workdir / "data").symlink_to(REPO / "data")
+        for folder in ("data", "config"):  # the experiments' relative paths (an ensemble's
+            (workdir / folder).symlink_to(REPO / folder)  # members); results stay in workdir
         env = {**os.environ, "SAUTI_WORKER": "0", "XDG_RUNTIME_DIR": tmp}
         started = time.perf_counter()
         result = subprocess.run(
@@ -94,13 +112,15 @@ def run(experiment: str, jobs: int) -> tuple[dict, float, str]:
         cwd = os.getcwd()
         os.chdir(workdir)  # relative paths resolve as they did for the run
         try:
-            cfg = resolve(read_file(source), str(source))
+            raw = read_file(source)
+            ensemble = (raw.get("ENSEMBLE") or {}).get("experiments")
+            cfg = raw if ensemble else resolve(raw, str(source))
         finally:
             os.chdir(cwd)
-        metrics = json.loads(
-            (workdir / "results" / cfg["EXP"]["name"] / "metrics.json").read_text()
-        )
-    return cfg, elapsed, headline(metrics)
+        exp_dir = workdir / "results" / cfg["EXP"]["name"]
+        metrics = json.loads((exp_dir / "metrics.json").read_text())
+        result = headline(metrics, exp_dir)
+    return cfg, metrics, elapsed, result
 
 
 def main() -> None:
@@ -110,8 +130,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for experiment in EXPERIMENTS:
-        cfg, seconds, result = run(experiment, args.jobs)
-        target, features, model = describe(cfg)
+        cfg, metrics, seconds, result = run(experiment, args.jobs)
+        features, model = describe(cfg)
+        target = metrics["target"]
         print(f"{experiment}: {result}, {seconds:.1f} s", flush=True)
         rows.append(
             f"| `{experiment}` | {target} | {features} | {model} | {result} | {seconds:.0f} |"
