@@ -31,6 +31,8 @@ import pandas as pd
 
 from sauti.config.read import read_file
 from sauti.config.resolve import resolve
+from sauti.core.fileio import write_text
+from sauti.stages.summary import headline as headline_metric
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nkululeko import section  # noqa: E402
@@ -68,7 +70,7 @@ def headline(metrics: dict, exp_dir: Path) -> str:
     CCC and PCC; with aug_train also the result without augmentation, for an ensemble its
     members' (comparison.csv: on the same samples)."""
     test = metrics["test"]
-    name, second = ("uar", "pcc") if "uar" in test else ("ccc", "pcc")
+    name = headline_metric(metrics["type"])  # uar or ccc
     runs = metrics.get("runs")
     if runs:
         text = f"{name.upper()} {runs[f'{name}_mean']:.3f} ± {runs[f'{name}_std']:.3f}"
@@ -78,7 +80,7 @@ def headline(metrics: dict, exp_dir: Path) -> str:
     if name == "uar" and "test_per_speaker" in metrics:
         text += f" (per speaker {metrics['test_per_speaker']['uar']:.3f})"
     elif name == "ccc":
-        text += f", {second.upper()} {test[second]:.3f}"
+        text += f", PCC {test['pcc']:.3f}"
     without = metrics.get("augmentation", {}).get("without", {}).get("test")
     if without:  # aug_train: the same experiment trained without the augmented audio
         text += f" (without augmentation {without[name]:.3f})"
@@ -148,8 +150,7 @@ def main() -> None:
     ]
     lines = ["# The demo corpus's documented experiments", "", *section("examples", table)]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_text(args.out, text)  # atomic, parent folders made
     print(text)
 
 

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sauti.core.fileio import write_text
 from sauti.workflow import snakemake as snakemake_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -540,8 +541,7 @@ def main() -> None:
         ]
     lines += ["", "What each run did:", "", *notes]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_text(args.out, text)  # atomic, parent folders made
     print(text)
 
 

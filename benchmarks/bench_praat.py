@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.core import audio
+from sauti.core.fileio import write_text
 from sauti.ml.features import praat_features
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,8 +126,7 @@ def main() -> None:
         )
     lines += ["", "<!-- --8<-- [end:cost] -->"]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_text(args.out, text)  # atomic, parent folders made
     print(text)
 
 

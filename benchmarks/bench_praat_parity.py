@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.core import audio
+from sauti.core.fileio import write_text
 from sauti.ml.features import extract, praat_features
 from sauti.ml.training import fit_pipeline
 
@@ -196,8 +197,7 @@ def main() -> None:
                 f"{int((~equal & (diff > 0)).sum())} | {same} of {n} |"
             )
     text = "\n".join(["# praat features: sauti against Nkululeko", "", *section("parity", lines)])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n", encoding="utf-8")
+    write_text(args.out, text + "\n")  # atomic, parent folders made
     print(text)
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sauti.core.fileio import write_text
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "data" / "separation"
 
@@ -166,8 +168,7 @@ def main() -> None:
         end("cpu"),
     ]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_text(args.out, text)  # atomic, parent folders made
     print(text)
 
 
